@@ -1,0 +1,167 @@
+"""The continuous-time rate RNN that every ANN baseline shares, and the method base that trains it.
+
+Dynamics (Euler step of tau dh/dt = -h + W tanh(h) + W_in u + b, alpha = dt/tau):
+
+    h <- h + alpha * (-h + W tanh(h) + W_in u + b),        y = W_out tanh(h)
+
+h is the state (B, N). The input u has K + 1 channels: a one-hot cue of the motif id, on during
+the preparatory period and the production, and a "go" channel that is 1 during production.
+Training is Adam on BPTT of the mean nmse of the production, from random initial states
+h0 ~ N(0, s^2) with s ~ U(0, init_state_std) per trial (so the rest state h = 0 is among them),
+through the preparatory period of the stream's default length. Training stops once the mean
+training nmse of the last ``patience`` iterations is at most ``fit_nmse``, or after
+``max_iterations``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from motifbench.method import Method, Settings, StreamInfo, hyperparameter, state_noise
+from motifbench.streams import Motif
+
+
+class RateRNN(nn.Module):
+    """W (N, N), W_in (N, K + 1), b (N,), W_out (d_out, N); ``alpha`` = dt / tau."""
+
+    def __init__(self, n_hidden: int, n_motifs: int, d_out: int, gain: float, alpha: float, generator: torch.Generator):
+        super().__init__()
+        self.n_motifs = n_motifs
+        self.alpha = alpha
+        n = n_hidden
+        self.W = nn.Parameter(torch.randn(n, n, generator=generator) * (gain / math.sqrt(n)))
+        self.W_in = nn.Parameter(torch.randn(n, n_motifs + 1, generator=generator))
+        self.b = nn.Parameter(torch.zeros(n))
+        self.W_out = nn.Parameter(torch.randn(d_out, n, generator=generator) / math.sqrt(n))
+
+    def forward(
+        self,
+        h: torch.Tensor,
+        ids: torch.Tensor,
+        n_prep: int,
+        n_steps: int,
+        noise_std: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """h (B, N), ids (B,) -> y (B, n_steps, d_out), h at the end (B, N)."""
+        cue = self.W_in[:, ids].T + self.b  # (B, N)
+        go = cue + self.W_in[:, self.n_motifs]
+        rates = []
+        for t in range(n_prep + n_steps):
+            drive = cue if t < n_prep else go
+            h = h + self.alpha * (-h + torch.tanh(h) @ self.W.T + drive)
+            if noise_std > 0:
+                h = h + state_noise(h, noise_std, self.alpha, generator)
+            if t >= n_prep:
+                rates.append(torch.tanh(h))
+        if not rates:
+            return h.new_zeros(h.shape[0], 0, self.W_out.shape[0]), h
+        return torch.stack(rates, dim=1) @ self.W_out.T, h
+
+
+@dataclass(frozen=True)
+class RateRNNHyperparams(Settings):
+    n_hidden: int = hyperparameter(128, "hidden units N", low=1)
+    gain: float = hyperparameter(1.2, "spectral scale of the initial W (std gain / sqrt(N))", low=0)
+    lr: float = hyperparameter(3e-3, "Adam learning rate", low=0)
+    batch_size: int = hyperparameter(16, "trials per motif in each iteration", low=1)
+    max_iterations: int = hyperparameter(1500, "Adam steps per learned motif at most", low=0)
+    fit_nmse: float = hyperparameter(0.01, "early stopping: training nmse at which a motif counts as fit", low=0)
+    patience: int = hyperparameter(5, "early stopping: iterations averaged for the fit test", low=1)
+    init_state_std: float = hyperparameter(1.0, "largest std of the random initial states", low=0)
+    grad_clip: float = hyperparameter(1.0, "gradient norm clip (0: none)", low=0)
+
+
+class RateRNNMethod(Method):
+    """Everything of the protocol for the shared rate RNN; subclasses decide what ``learn`` trains."""
+
+    Hyperparams = RateRNNHyperparams
+
+    def setup(self, info: StreamInfo, seed: int, device: str = "cpu") -> None:
+        self.info = info
+        self.device = torch.device(device)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.model = RateRNN(
+            self.hp.n_hidden, info.n_motifs, info.d_out, self.hp.gain, info.dt / info.tau, self.generator
+        ).to(self.device)
+        self.training_log: list[dict[str, float]] = []
+
+    def rest_state(self, batch: int) -> torch.Tensor:
+        return torch.zeros(batch, self.hp.n_hidden, device=self.device)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        ids: torch.Tensor,
+        state: torch.Tensor,
+        n_prep: int,
+        n_steps: int,
+        noise_std: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model(state.to(self.device), ids.to(self.device), n_prep, n_steps, noise_std, generator)
+
+    def fit(self, motifs: Sequence[Motif]) -> None:
+        """Adam on BPTT over ``motifs`` (all in every batch) until fit or out of iterations."""
+        hp = self.hp
+        ids = torch.arange(len(motifs)).repeat_interleave(hp.batch_size)
+        motif_ids = torch.tensor([m.motif_id for m in motifs], device=self.device)[ids.to(self.device)]
+        n_steps = max(m.n_steps for m in motifs)
+        target, mask = _padded_targets(motifs, n_steps, self.device)
+        target, mask = target[ids], mask[ids]
+        var = torch.tensor([float(m.target.var()) for m in motifs], device=self.device)[ids]
+        weight = mask / (var[:, None, None] * mask.sum(dim=(1, 2), keepdim=True))  # mean nmse per trial
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=hp.lr)
+        recent: list[float] = []
+        iterations = 0
+        while iterations < hp.max_iterations:
+            iterations += 1
+            scale = torch.rand(len(ids), 1, generator=self.generator) * hp.init_state_std
+            h0 = (torch.randn(len(ids), hp.n_hidden, generator=self.generator) * scale).to(self.device)
+            y, _ = self.model(h0, motif_ids, self.info.n_prep, n_steps)
+            loss = ((y - target) ** 2 * weight).sum() / len(ids)
+            optimizer.zero_grad()
+            loss.backward()
+            if hp.grad_clip > 0:
+                nn.utils.clip_grad_norm_(self.model.parameters(), hp.grad_clip)
+            optimizer.step()
+            recent = (recent + [loss.item()])[-hp.patience :]
+            if len(recent) == hp.patience and np.mean(recent) <= hp.fit_nmse:
+                break
+        self.training_log.append({"iterations": iterations, "train_nmse": float(np.mean(recent)) if recent else None})
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {"training": self.training_log}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": copy.deepcopy(self.model.state_dict())}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+
+    @torch.no_grad()
+    def damage(self, fraction: float, generator: torch.Generator) -> None:
+        """Remove (zero) a random ``fraction`` of the recurrent weights W."""
+        keep = torch.rand(self.model.W.shape, generator=generator) >= fraction
+        self.model.W.mul_(keep.to(self.device))
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
+
+def _padded_targets(motifs: Sequence[Motif], n_steps: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Targets zero-padded to n_steps and their masks: (M, n_steps, d_out) each."""
+    d_out = motifs[0].target.shape[1]
+    target = torch.zeros(len(motifs), n_steps, d_out)
+    mask = torch.zeros(len(motifs), n_steps, d_out)
+    for i, m in enumerate(motifs):
+        target[i, : m.n_steps] = torch.from_numpy(m.target.copy())
+        mask[i, : m.n_steps] = 1.0
+    return target.to(device), mask.to(device)

@@ -1,0 +1,11 @@
+"""motifbench: a continual-learning benchmark for recurrent networks that learn motifs.
+
+Importing it is cheap (no torch, no avalanche); see DESIGN.md and README.md.
+"""
+
+from .method import Method, MethodCard, Settings, StreamInfo, hyperparameter
+from .streams import STREAMS, Motif, Stream
+
+__version__ = "0.1.0"
+
+__all__ = ["Method", "MethodCard", "Motif", "STREAMS", "Settings", "Stream", "StreamInfo", "hyperparameter"]

@@ -1,0 +1,227 @@
+"""The ``motifbench`` command: ``run`` learns streams with methods and writes records; ``ls`` lists.
+
+Exit status: 0 success, 1 a run failed (the others still ran and kept their records),
+2 bad input (nothing was run or written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import registry
+from .method import HyperparameterError, Method, parse_hyperparameter
+
+SUMMARY_COLUMNS = [
+    "final_r2",
+    "plasticity",
+    "forgetting",
+    "interference",
+    "transition_success",
+    "sequence_success",
+]
+
+
+class UsageError(Exception):
+    """Bad command-line input; reported in one line with exit status 2."""
+
+
+class Progress:
+    """One status line on stderr, rewritten in place on a terminal, one line per phase otherwise."""
+
+    def __init__(self, label: str):
+        self.label, self.start = label, time.perf_counter()
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, message: str) -> None:
+        line = f"[{self.label}] {message}  ({time.perf_counter() - self.start:.1f} s)"
+        sys.stderr.write(f"\r\033[K{line}" if self.tty else line + "\n")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--seeds {text!r}: expected comma-separated integers such as 0,1,2") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds {text!r}: expected distinct non-negative integers")
+    return seeds
+
+
+def parse_sets(items: Sequence[str], methods: dict[str, type[Method]]) -> tuple[dict[str, Any], dict[str, dict]]:
+    """``--set`` items -> (evaluator overrides, overrides per method name).
+
+    ``eval.KEY=V`` sets the evaluator, ``METHOD.KEY=V`` one method, ``KEY=V`` every selected
+    method that has KEY."""
+    from .evaluator import EvalConfig
+
+    eval_overrides: dict[str, Any] = {}
+    per_method: dict[str, dict[str, Any]] = {name: {} for name in methods}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
+        target, _, field = key.rpartition(".")
+        if target == "eval":
+            eval_overrides[field] = _parse_field(EvalConfig, "eval", field, value)
+            continue
+        if target and target not in methods:
+            raise UsageError(f"--set {item!r}: method {target!r} is not among those run ({', '.join(methods)})")
+        targets = [target] if target else [n for n, cls in methods.items() if _has_field(cls.Hyperparams, field)]
+        if not targets:
+            raise UsageError(f"--set {item!r}: no selected method has a hyperparameter {field!r}")
+        for name in targets:
+            per_method[name][field] = _parse_field(methods[name].Hyperparams, name, field, value)
+    return eval_overrides, per_method
+
+
+def _has_field(settings_type: type, field: str) -> bool:
+    return field in {f.name for f in dataclasses.fields(settings_type)}
+
+
+def _parse_field(settings_type: type, owner: str, field: str, value: str) -> Any:
+    if not _has_field(settings_type, field):
+        names = sorted(f.name for f in dataclasses.fields(settings_type))
+        raise UsageError(f"--set: {owner} has no setting {field!r} (it has: {', '.join(names) or 'none'})")
+    try:
+        return parse_hyperparameter(settings_type, field, value)
+    except HyperparameterError as error:
+        raise UsageError(f"--set {owner}: {error}") from None
+
+
+def check_device(device: str) -> None:
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: torch sees no CUDA device on this machine")
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from .evaluator import EvalConfig, Evaluator
+    from .method import MethodError
+    from .results import RecordError, build_record, record_path, write_record
+
+    spec = registry.get_stream(args.stream)
+    names = list(registry.METHODS) if args.method == "all" else [n for n in args.method.split(",") if n]
+    if not names or len(set(names)) != len(names):
+        raise UsageError(f"--method {args.method!r}: expected distinct method names, comma-separated")
+    methods = {name: registry.get_method(name) for name in names}
+    seeds = parse_seeds(args.seeds)
+    eval_overrides, per_method = parse_sets(args.set, methods)
+    check_device(args.device)
+    try:
+        config = EvalConfig(**eval_overrides)
+        for name, cls in methods.items():
+            cls(**per_method[name])  # validates before anything runs
+    except HyperparameterError as error:
+        raise UsageError(f"--set: {error}") from None
+
+    out = Path(args.out)
+    runs = []
+    for name in names:
+        overrides = {**per_method[name], **{f"eval.{k}": v for k, v in eval_overrides.items()}}
+        for seed in seeds:
+            path = record_path(out, spec.name, methods[name].card.name, seed, overrides)
+            if path.exists() and not args.force:
+                raise UsageError(f"record {path} exists; pass --force to replace it")
+            runs.append((name, seed, overrides, path))
+
+    rows, failures = [], 0
+    for name, seed, overrides, path in runs:
+        stream = spec.build(seed)
+        method = methods[name](**per_method[name])
+        progress = Progress(f"{spec.name} {name} seed {seed}")
+        try:
+            evaluation = Evaluator(method, stream, seed, config, args.device, progress).run()
+            record = build_record(stream, method, seed, args.device, config, overrides, evaluation)
+            write_record(path, record, force=args.force)
+        except (MethodError, RecordError) as error:
+            progress.done()
+            print(f"error: {spec.name} seed {seed}: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        progress.done()
+        print(f"wrote {path}", file=sys.stderr)
+        rows.append({"method": name, "seed": seed, **evaluation.metrics, "time_s": evaluation.timings["total"]})
+    if rows:
+        print(results_table(rows))
+    return 1 if failures else 0
+
+
+def results_table(rows: list[dict[str, Any]]) -> str:
+    """One row per method: mean +- s.e.m. over its seeds of the summary scores, and the time per run."""
+    import pandas as pd
+    from tabulate import tabulate
+
+    frame = pd.DataFrame(rows)
+    table = []
+    for name, group in frame.groupby("method", sort=False):
+        row = {"method": name, "seeds": ",".join(map(str, group["seed"]))}
+        for column in SUMMARY_COLUMNS + ["time_s"]:
+            values = group[column].astype(float)
+            text = f"{values.mean():.3f}"
+            if len(values) > 1:
+                text += f" ± {values.sem():.3f}"
+            row[column] = text
+        table.append(row)
+    return tabulate(table, headers="keys", tablefmt="github", disable_numparse=True)
+
+
+def command_ls(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    if args.what == "streams":
+        rows = [(s.name, s.tier, s.n_motifs, s.description) for s in registry.STREAMS.values()]
+        print(tabulate(rows, headers=["stream", "tier", "motifs", "description"], tablefmt="github"))
+    elif args.what == "metrics":
+        rows = [(m.name, "higher" if m.higher_is_better else "lower", m.description) for m in registry.METRICS.values()]
+        print(tabulate(rows, headers=["metric", "better", "description"], tablefmt="github"))
+    else:
+        rows = []
+        for name in registry.METHODS:
+            cls = registry.get_method(name)
+            hyper = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls.Hyperparams))
+            rows.append((name, cls.card.citation, hyper or "-"))
+        print(tabulate(rows, headers=["method", "citation", "hyperparameters (defaults)"], tablefmt="github"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="motifbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="learn a stream with methods, write one record per seed, print a table")
+    run.add_argument("--stream", required=True, help="a registered stream (motifbench ls streams)")
+    run.add_argument("--method", required=True, help="METHOD[,METHOD...], 'all', or package.module:Class")
+    run.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    run.add_argument("--out", default="results", help="records go to OUT/STREAM/METHOD/ (default ./results)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="hyperparameter: KEY=V (every method that has it), METHOD.KEY=V, or eval.KEY=V")
+    run.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    run.add_argument("--force", action="store_true", help="replace existing records")
+    run.set_defaults(handler=command_run)
+    ls = sub.add_parser("ls", help="list registered streams, methods or metrics")
+    ls.add_argument("what", choices=["streams", "methods", "metrics"])
+    ls.set_defaults(handler=command_ls)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (UsageError, registry.UnknownNameError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; records already written are kept", file=sys.stderr)
+        return 130

@@ -1,0 +1,282 @@
+"""The one evaluator: the only loop that drives a method through a stream and tests it.
+
+For each motif k: ``learn``, then test every learned motif j <= k from ``rest_state`` (R[k, j]).
+After the stream: every ordered transition a -> b (a's end state, perturbed, is b's start),
+random sequences, and robustness curves (process noise, connectivity damage, preparation
+time). Tests are batched: the K(K-1) x repeats transitions take one ``generate`` call per
+distinct motif length (split into chunks of at most ``batch_limit`` rows), never one per pair.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import metrics
+from .method import Method, MethodError, Settings, StreamInfo, hyperparameter
+from .streams import PREP_TAU, Stream
+
+
+@dataclass(frozen=True)
+class EvalConfig(Settings):
+    """How runs are scored; recorded in every record and set with ``--set eval.NAME=VALUE``."""
+
+    theta: float = hyperparameter(0.1, "nmse at or below which a motif counts as produced", low=0)
+    relative_cap: float = hyperparameter(
+        0.5, "after a transition a motif counts as produced at nmse <= max(theta, min(2 nmse_rest, cap))", low=0
+    )
+    transition_repeats: int = hyperparameter(3, "perturbed repeats of every ordered pair", low=1)
+    transition_noise: float = hyperparameter(
+        0.05, "std of the start-state perturbation of a transition, relative to the state's rms", low=0
+    )
+    n_sequences: int = hyperparameter(20, "random sequences", low=0)
+    sequence_length: int = hyperparameter(10, "motifs per random sequence", low=1)
+    prep_tau: float = hyperparameter(PREP_TAU, "preparatory period of every test, in tau", low=0)
+    noise_levels: tuple[float, ...] = hyperparameter(
+        (0.0, 0.01, 0.03, 0.1), "process-noise levels of the noise curve (units of generate's noise_std)", low=0
+    )
+    damage_fractions: tuple[float, ...] = hyperparameter(
+        (0.0, 0.05, 0.1, 0.2), "fractions of recurrent weights removed for the damage curve", low=0, high=1
+    )
+    prep_sweep_tau: tuple[float, ...] = hyperparameter(
+        (0.0, 1.0, 2.0, 5.0, 10.0, 20.0), "preparation times of the transition sweep, in tau", low=0
+    )
+    batch_limit: int = hyperparameter(4096, "most rows in one generate call", low=1)
+
+
+@dataclass
+class Evaluation:
+    """What one run measured. K motifs, S sequences of length L, ``repeats`` per pair."""
+
+    R: np.ndarray  # (K, K) r2 of motif j after learning 0..k; NaN above the diagonal
+    output_change: np.ndarray  # (K,) max |change| of an old motif's output caused by learning k
+    rest_nmse: np.ndarray  # (K,) nmse of each motif from rest after the whole stream
+    transition_nmse: np.ndarray  # (K, K, repeats) nmse of b started from a's end state; NaN on a == b
+    sequence_ids: np.ndarray  # (S, L)
+    sequence_nmse: np.ndarray  # (S, L)
+    curves: dict[str, dict[str, list[float]]]  # name -> {"x": [...], "y": [...]}
+    timings: dict[str, Any]  # s; "learn" is a list per motif
+    parameter_counts: list[int | None]  # (K,) trainable numbers after learning each motif
+    diagnostics: dict[str, Any]
+    metrics: dict[str, float | bool] = field(default_factory=dict)
+
+
+class Evaluator:
+    """Runs one method through one stream with one seed under one ``EvalConfig``."""
+
+    def __init__(
+        self,
+        method: Method,
+        stream: Stream,
+        seed: int,
+        config: EvalConfig = EvalConfig(),
+        device: str = "cpu",
+        progress: Callable[[str], None] = lambda message: None,
+    ):
+        self.method, self.stream, self.seed, self.config = method, stream, seed, config
+        self.device, self.progress = device, progress
+        self.name = method.card.name
+        first = stream.motifs[0]
+        self.n_prep = self._steps(config.prep_tau)
+        self.info = StreamInfo(
+            n_motifs=len(stream.motifs),
+            d_out=stream.d_out,
+            dt=first.dt,
+            tau=first.tau,
+            motif_steps=tuple(m.n_steps for m in stream.motifs),
+            n_prep=self.n_prep,
+        )
+        self.targets = [m.target for m in stream.motifs]
+
+    def _steps(self, tau_units: float) -> int:
+        motif = self.stream.motifs[0]
+        return int(round(tau_units * motif.tau / motif.dt))
+
+    def _generator(self, purpose: int) -> torch.Generator:
+        """A CPU generator per purpose, so each phase's noise is fixed by the seed alone."""
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + purpose)
+
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except MethodError:
+            raise
+        except Exception as error:
+            raise MethodError(f"method {self.name}: {what} raised {type(error).__name__}: {error}") from error
+
+    def _rest(self, batch: int) -> torch.Tensor:
+        state = self._call("rest_state", self.method.rest_state, batch)
+        if not isinstance(state, torch.Tensor) or state.ndim != 2 or state.shape[0] != batch:
+            shape = tuple(state.shape) if isinstance(state, torch.Tensor) else type(state).__name__
+            raise MethodError(f"method {self.name}: rest_state({batch}) returned {shape}, expected ({batch}, n_state)")
+        return state
+
+    def produce(
+        self,
+        ids: np.ndarray,
+        start: torch.Tensor,
+        n_prep: int,
+        noise_std: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> tuple[list[np.ndarray], torch.Tensor]:
+        """Row b produces motif ids[b] from start[b]: outputs (one (T_b, d_out) array per row)
+        and end states (B, n_state). One generate call per motif length and chunk."""
+        lengths = np.array(self.info.motif_steps)[ids]
+        outputs: list[np.ndarray] = [np.empty(0)] * len(ids)
+        ends = torch.empty_like(start)
+        for n_steps in np.unique(lengths):
+            rows = np.flatnonzero(lengths == n_steps)
+            for chunk in np.array_split(rows, -(-len(rows) // self.config.batch_limit)):
+                y, end = self._generate(ids[chunk], start[chunk], n_prep, int(n_steps), noise_std, generator)
+                for i, row in enumerate(chunk):
+                    outputs[row] = y[i]
+                ends[torch.as_tensor(chunk, device=ends.device)] = end.to(ends.device, ends.dtype)
+        return outputs, ends
+
+    def _generate(
+        self, ids: np.ndarray, start: torch.Tensor, n_prep: int, n_steps: int, noise_std: float, generator: Any
+    ) -> tuple[np.ndarray, torch.Tensor]:
+        batch = len(ids)
+        y, end = self._call(
+            "generate", self.method.generate, torch.as_tensor(ids), start, n_prep, n_steps, noise_std, generator
+        )
+        expected = (batch, n_steps, self.info.d_out)
+        if not isinstance(y, torch.Tensor) or tuple(y.shape) != expected:
+            got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+            raise MethodError(f"method {self.name}: generate returned outputs of shape {got}, expected {expected}")
+        if not isinstance(end, torch.Tensor) or tuple(end.shape) != tuple(start.shape):
+            got = tuple(end.shape) if isinstance(end, torch.Tensor) else type(end).__name__
+            raise MethodError(f"method {self.name}: generate returned a state of shape {got}, expected {tuple(start.shape)}")
+        y = y.detach().to("cpu", torch.float64).numpy()
+        if not np.isfinite(y).all() or not torch.isfinite(end).all():
+            raise MethodError(f"method {self.name}: generate returned NaN or infinite values")
+        return y, end.detach()
+
+    def _nmse(self, outputs: list[np.ndarray], ids: np.ndarray) -> np.ndarray:
+        return np.array([metrics.nmse(y, self.targets[i]) for y, i in zip(outputs, ids)])
+
+    def run(self) -> Evaluation:
+        K = self.info.n_motifs
+        timings: dict[str, Any] = {"learn": [], "test": 0.0}
+        start_time = time.perf_counter()
+        self._call("setup", self.method.setup, self.info, self.seed, self.device)
+        timings["setup"] = time.perf_counter() - start_time
+
+        R = np.full((K, K), np.nan)
+        output_change = np.zeros(K)
+        parameter_counts: list[int | None] = []
+        previous: list[np.ndarray] = []
+        for k, motif in enumerate(self.stream.motifs):
+            self.progress(f"learn motif {k + 1}/{K}")
+            tic = time.perf_counter()
+            self._call(f"learn(motif {k})", self.method.learn, motif)
+            timings["learn"].append(time.perf_counter() - tic)
+            parameter_counts.append(self.method.parameter_count())
+
+            tic = time.perf_counter()
+            ids = np.arange(k + 1)
+            outputs, ends = self.produce(ids, self._rest(k + 1), self.n_prep)
+            R[k, : k + 1] = 1.0 - self._nmse(outputs, ids)
+            output_change[k] = max((np.abs(new - old).max() for new, old in zip(outputs, previous)), default=0.0)
+            previous = outputs
+            timings["test"] += time.perf_counter() - tic
+        rest_nmse = 1.0 - R[K - 1]
+
+        tic = time.perf_counter()
+        self.progress("transitions")
+        sweep = {}
+        for prep in sorted(set(self.config.prep_sweep_tau) | {self.config.prep_tau}):
+            sweep[prep] = self.transitions(ends, self._steps(prep))
+        transition_nmse = sweep[self.config.prep_tau]
+        timings["transitions"] = time.perf_counter() - tic
+
+        tic = time.perf_counter()
+        self.progress("sequences")
+        sequence_ids, sequence_nmse = self.sequences()
+        timings["sequences"] = time.perf_counter() - tic
+
+        tic = time.perf_counter()
+        self.progress("robustness")
+        cfg = self.config
+        scores = dict(rest_nmse=rest_nmse, theta=cfg.theta, relative_cap=cfg.relative_cap)
+        curves = {
+            "transition_success_vs_prep_tau": {
+                "x": list(map(float, self.config.prep_sweep_tau)),
+                "y": [metrics.transition_success(sweep[p], **scores) for p in self.config.prep_sweep_tau],
+            },
+            "final_r2_vs_noise": {
+                "x": list(map(float, cfg.noise_levels)),
+                "y": [self.final_r2(noise_std=level, generator=self._generator(3)) for level in cfg.noise_levels],
+            },
+        }
+        if hasattr(self.method, "damage"):
+            curves["final_r2_vs_damage"] = {
+                "x": list(map(float, cfg.damage_fractions)),
+                "y": [self.damaged_final_r2(fraction) for fraction in cfg.damage_fractions],
+            }
+        timings["robustness"] = time.perf_counter() - tic
+        timings["total"] = time.perf_counter() - start_time
+
+        evaluation = Evaluation(
+            R=R,
+            output_change=output_change,
+            rest_nmse=rest_nmse,
+            transition_nmse=transition_nmse,
+            sequence_ids=sequence_ids,
+            sequence_nmse=sequence_nmse,
+            curves=curves,
+            timings=timings,
+            parameter_counts=parameter_counts,
+            diagnostics=self._call("diagnostics", self.method.diagnostics),
+        )
+        evaluation.metrics = metrics.compute_metrics({**vars(evaluation), **scores})
+        return evaluation
+
+    def transitions(self, ends: torch.Tensor, n_prep: int) -> np.ndarray:
+        """(K, K, repeats) nmse of b after starting from a's perturbed end state ``ends[a]``."""
+        K, repeats = self.info.n_motifs, self.config.transition_repeats
+        a, b, _ = np.nonzero(~np.eye(K, dtype=bool)[:, :, None] & np.ones((1, 1, repeats), dtype=bool))
+        start = ends[torch.as_tensor(a, device=ends.device)]
+        z = torch.randn(start.shape, generator=self._generator(1), dtype=start.dtype).to(start.device)
+        start = start + z * self.config.transition_noise * start.pow(2).mean(dim=1, keepdim=True).sqrt()
+        nmse = np.full((K, K, repeats), np.nan)
+        if len(a):
+            outputs, _ = self.produce(b, start, n_prep)
+            nmse[~np.eye(K, dtype=bool)] = self._nmse(outputs, b).reshape(-1, repeats)
+        return nmse
+
+    def sequences(self) -> tuple[np.ndarray, np.ndarray]:
+        """(S, L) ids and nmse of random sequences; each motif differs from the one before it."""
+        K, S, L = self.info.n_motifs, self.config.n_sequences, self.config.sequence_length
+        if K < 2:
+            return np.zeros((0, L), dtype=np.int64), np.zeros((0, L))
+        rng = np.random.default_rng([self.seed, 2])
+        ids = np.zeros((S, L), dtype=np.int64)
+        ids[:, 0] = rng.integers(0, K, S)
+        for i in range(1, L):  # a draw among the K - 1 others
+            ids[:, i] = (ids[:, i - 1] + rng.integers(1, K, S)) % K
+        nmse = np.zeros((S, L))
+        state = self._rest(S)
+        for i in range(L):
+            outputs, state = self.produce(ids[:, i], state, self.n_prep)
+            nmse[:, i] = self._nmse(outputs, ids[:, i])
+        return ids, nmse
+
+    def final_r2(self, noise_std: float = 0.0, generator: torch.Generator | None = None) -> float:
+        """final_r2 of every motif produced from rest, under process noise."""
+        ids = np.arange(self.info.n_motifs)
+        outputs, _ = self.produce(ids, self._rest(len(ids)), self.n_prep, noise_std, generator)
+        return metrics.final_r2(1.0 - self._nmse(outputs, ids)[None, :])
+
+    def damaged_final_r2(self, fraction: float) -> float:
+        """final_r2 after removing ``fraction`` of the recurrent weights; the method is restored after."""
+        snapshot = copy.deepcopy(self._call("state_dict", self.method.state_dict))
+        self._call("damage", self.method.damage, fraction, self._generator(4))
+        score = self.final_r2()
+        self._call("load_state_dict", self.method.load_state_dict, snapshot)
+        return score

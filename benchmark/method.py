@@ -1,0 +1,172 @@
+"""The Method protocol, the base class that supplies its helpers, and typed hyperparameters.
+
+A method is a dynamical system. The evaluator drives it only through:
+
+- ``setup(info, seed, device)``: dimensions and timing, no motifs.
+- ``learn(motif)``: one experience; only this motif's data is available.
+- ``rest_state(batch)`` -> state (B, n_state), a torch tensor on the method's device.
+- ``generate(ids, state, n_prep, n_steps, noise_std=0, generator=None)`` -> ``(y, state_end)``:
+  row b starts at ``state[b]``, runs ``n_prep`` preparatory steps cued with motif ``ids[b]``
+  (output not scored), then produces motif ``ids[b]`` for ``n_steps`` steps; ``y`` is
+  (B, n_steps, d_out) and ``state_end`` (B, n_state). Rows may carry different ids.
+  ``noise_std`` is process noise: every step, each state unit gets Gaussian noise of standard
+  deviation ``noise_std * sqrt(dt / tau) * rms(state row)`` (see ``state_noise``).
+- ``state_dict()`` / ``load_state_dict(state)``; optionally ``damage(fraction, generator)``
+  (remove that fraction of recurrent weights), ``parameter_count()`` (trainable numbers) and
+  ``diagnostics()`` (a JSON-serialisable dict recorded with the run).
+
+Test-time calls never carry targets. ``generate`` must not change what was learned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+if typing.TYPE_CHECKING:
+    import torch
+
+    from .streams import Motif
+
+
+class MethodError(Exception):
+    """A method misbehaved: it raised, or returned NaN or a wrong shape."""
+
+
+class HyperparameterError(ValueError):
+    """A hyperparameter is unknown or has a bad value."""
+
+
+@dataclass(frozen=True)
+class MethodCard:
+    """What a method is; recorded in every run."""
+
+    name: str
+    version: str
+    citation: str
+    stores_past_data: bool = False
+    uses_sgd: bool = True
+    nondeterministic: bool = False
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What ``setup`` may know: sizes and timing, never the motifs themselves.
+
+    dt and tau in s; ``motif_steps[k]`` is the length of motif k in steps; ``n_prep`` the
+    default preparatory period in steps."""
+
+    n_motifs: int
+    d_out: int
+    dt: float
+    tau: float
+    motif_steps: tuple[int, ...]
+    n_prep: int
+
+
+def hyperparameter(default: Any, doc: str, low: float | None = None, high: float | None = None) -> Any:
+    """A hyperparameter field: its default, what it means (with units), inclusive bounds."""
+    return dataclasses.field(default=default, metadata={"doc": doc, "low": low, "high": high})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed, documented, bounded settings (a method's ``Hyperparams``, the evaluator's config).
+
+    Subclasses are frozen dataclasses whose fields are declared with ``hyperparameter``."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            values = getattr(self, f.name)
+            low, high = f.metadata.get("low"), f.metadata.get("high")
+            for value in values if isinstance(values, tuple) else (values,):
+                if (low is not None and value < low) or (high is not None and value > high):
+                    raise HyperparameterError(f"{f.name}={values!r} is outside [{low}, {high}]")
+
+
+def parse_hyperparameter(hyperparams_type: type, key: str, text: str) -> Any:
+    """Convert ``--set key=text`` to the type that the field of a ``Settings`` class declares."""
+    hints = typing.get_type_hints(hyperparams_type)
+    kind = hints[key]
+    try:
+        if typing.get_origin(kind) is tuple:
+            item = typing.get_args(kind)[0]
+            return tuple(item(part) for part in text.split(",") if part.strip())
+        if kind is bool:
+            lowered = text.strip().lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return lowered in ("true", "1", "yes")
+        return kind(text)
+    except ValueError:
+        raise HyperparameterError(f"{key}={text!r}: expected {getattr(kind, '__name__', str(kind))}") from None
+
+
+class Method:
+    """Base class: stores validated hyperparameters and supplies the protocol's helpers."""
+
+    card: ClassVar[MethodCard]
+    Hyperparams: ClassVar[type] = Settings
+
+    def __init__(self, **hyperparams: Any) -> None:
+        names = {f.name for f in dataclasses.fields(self.Hyperparams)}
+        unknown = sorted(set(hyperparams) - names)
+        if unknown:
+            raise HyperparameterError(
+                f"method {self.card.name} has no hyperparameter {unknown[0]!r} (it has: {', '.join(sorted(names)) or 'none'})"
+            )
+        self.hp = self.Hyperparams(**hyperparams)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.hp)
+
+    def setup(self, info: StreamInfo, seed: int, device: str = "cpu") -> None:
+        raise NotImplementedError
+
+    def learn(self, motif: Motif) -> None:
+        raise NotImplementedError
+
+    def rest_state(self, batch: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def generate(
+        self,
+        ids: torch.Tensor,
+        state: torch.Tensor,
+        n_prep: int,
+        n_steps: int,
+        noise_std: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def parameter_count(self) -> int | None:
+        """Trainable numbers the method holds now; None when it cannot say."""
+        return None
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Whatever the method wants recorded about its learning (JSON-serialisable)."""
+        return {}
+
+
+def state_noise(
+    state: torch.Tensor, noise_std: float, dt_over_tau: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Process noise for one step: (B, n) -> (B, n), std ``noise_std * sqrt(dt/tau) * rms(row)``.
+
+    Drawn on the CPU so that a seed gives the same noise on every device."""
+    import torch
+
+    rms = state.pow(2).mean(dim=1, keepdim=True).sqrt()
+    z = torch.randn(state.shape, generator=generator, dtype=state.dtype).to(state.device)
+    return z * (noise_std * math.sqrt(dt_over_tau)) * rms
+

@@ -1,0 +1,173 @@
+"""Scores: pure functions on arrays, each registered with whether higher is better.
+
+Conventions (the contract in DESIGN.md, "Scores"):
+- ``nmse(y, y*) = mean((y - y*)^2) / var(y*)`` per trial, ``r2 = 1 - nmse``.
+- ``R`` is (K, K): ``R[k, j]`` is the r2 of motif j after learning motifs 0..k (NaN above the
+  diagonal). Every score built from R clips it below at -1 first, so one diverging motif
+  cannot swamp a mean.
+- A motif is *produced* when ``nmse <= theta``; after a transition, when
+  ``nmse <= max(theta, min(2 * rest_nmse, relative_cap))`` where ``rest_nmse`` is its error
+  from the rest state after the whole stream (a transition is not blamed for a poor fit,
+  but a motif that is not learned at all is never produced).
+- A score over an empty set (K = 1 has no old motifs and no transitions) is NaN.
+
+The parameter names of a registered metric name the arrays it reads from the evaluator
+(see ``compute_metrics``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+R_FLOOR = -1.0
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    higher_is_better: bool
+    description: str
+    fn: Callable[..., float]
+
+
+METRICS: dict[str, MetricSpec] = {}
+
+
+def metric(higher_is_better: bool) -> Callable[[Callable[..., float]], Callable[..., float]]:
+    """Register a scalar score; its docstring's first line is its description."""
+
+    def register(fn: Callable[..., float]) -> Callable[..., float]:
+        description = (fn.__doc__ or "").strip().splitlines()[0]
+        METRICS[fn.__name__] = MetricSpec(fn.__name__, higher_is_better, description, fn)
+        return fn
+
+    return register
+
+
+def compute_metrics(arrays: dict[str, object]) -> dict[str, float | bool]:
+    """Every registered score, each called with the arrays its parameters name."""
+    scores = {}
+    for spec in METRICS.values():
+        params = inspect.signature(spec.fn).parameters
+        scores[spec.name] = spec.fn(**{name: arrays[name] for name in params})
+    return scores
+
+
+def nmse(y: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Normalised mean squared error per trial: y, target (..., T, d_out) -> (...)."""
+    y = np.asarray(y, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    return ((y - target) ** 2).mean(axis=(-2, -1)) / target.var(axis=(-2, -1))
+
+
+def r2(y: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """1 - nmse per trial: y, target (..., T, d_out) -> (...)."""
+    return 1.0 - nmse(y, target)
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.mean(values)) if np.size(values) else float("nan")
+
+
+def _clipped(R: np.ndarray) -> np.ndarray:
+    return np.maximum(np.asarray(R, dtype=np.float64), R_FLOOR)
+
+
+@metric(higher_is_better=True)
+def final_r2(R: np.ndarray) -> float:
+    """Mean r2 over all motifs after the whole stream."""
+    return _mean(_clipped(R)[-1])
+
+
+@metric(higher_is_better=True)
+def plasticity(R: np.ndarray) -> float:
+    """Mean r2 of each motif right after learning it."""
+    return _mean(np.diag(_clipped(R)))
+
+
+@metric(higher_is_better=False)
+def forgetting(R: np.ndarray) -> float:
+    """Mean over old motifs of (best r2 before the last motif - final r2)."""
+    R = _clipped(R)
+    K = R.shape[0]
+    return _mean([np.max(R[j : K - 1, j]) - R[K - 1, j] for j in range(K - 1)])
+
+
+@metric(higher_is_better=True)
+def bwt(R: np.ndarray) -> float:
+    """Backward transfer: mean over old motifs of (final r2 - r2 right after learning)."""
+    R = _clipped(R)
+    K = R.shape[0]
+    return _mean([R[K - 1, j] - R[j, j] for j in range(K - 1)])
+
+
+@metric(higher_is_better=False)
+def interference(R: np.ndarray) -> float:
+    """Mean drop of an old motif's r2 caused by learning the next motif."""
+    R = _clipped(R)
+    K = R.shape[0]
+    return _mean([max(0.0, R[k - 1, j] - R[k, j]) for k in range(1, K) for j in range(k)])
+
+
+@metric(higher_is_better=True)
+def isolated(output_change: np.ndarray) -> bool:
+    """True when learning never changed any old motif's output (max abs change == 0)."""
+    return bool(np.max(output_change, initial=0.0) == 0.0)
+
+
+def produced_threshold(rest_nmse: np.ndarray, theta: float, relative_cap: float) -> np.ndarray:
+    """Largest nmse at which a motif counts as produced after a transition: (K,) -> (K,)."""
+    return np.maximum(theta, np.minimum(2.0 * np.asarray(rest_nmse, dtype=np.float64), relative_cap))
+
+
+def _pair_success(transition_nmse: np.ndarray, limit_b: np.ndarray, pairs: np.ndarray) -> float:
+    """Fraction of (a, b, repeat) trials over the (K, K) boolean ``pairs`` with nmse <= limit_b[b]."""
+    success = transition_nmse <= np.asarray(limit_b)[None, :, None]
+    return _mean(success[pairs])
+
+
+def _off_diagonal(K: int) -> np.ndarray:
+    return ~np.eye(K, dtype=bool)
+
+
+@metric(higher_is_better=True)
+def transition_success(transition_nmse: np.ndarray, rest_nmse: np.ndarray, theta: float, relative_cap: float) -> float:
+    """Fraction of transitions a -> b (a != b, all repeats) in which b is produced (relative rule).
+
+    transition_nmse (K, K, repeats): nmse of motif b started from motif a's end state."""
+    K = transition_nmse.shape[0]
+    return _pair_success(transition_nmse, produced_threshold(rest_nmse, theta, relative_cap), _off_diagonal(K))
+
+
+@metric(higher_is_better=True)
+def transition_success_abs(transition_nmse: np.ndarray, theta: float) -> float:
+    """Fraction of transitions a -> b (a != b) in which b reaches nmse <= theta."""
+    K = transition_nmse.shape[0]
+    return _pair_success(transition_nmse, np.full(K, theta), _off_diagonal(K))
+
+
+@metric(higher_is_better=True)
+def unseen_transition_success(
+    transition_nmse: np.ndarray, rest_nmse: np.ndarray, theta: float, relative_cap: float
+) -> float:
+    """Transition success over pairs a -> b where a was learned after b (never trained in order)."""
+    K = transition_nmse.shape[0]
+    a_after_b = np.tril(np.ones((K, K), dtype=bool), k=-1)
+    return _pair_success(transition_nmse, produced_threshold(rest_nmse, theta, relative_cap), a_after_b)
+
+
+@metric(higher_is_better=True)
+def sequence_success(
+    sequence_nmse: np.ndarray, sequence_ids: np.ndarray, rest_nmse: np.ndarray, theta: float, relative_cap: float
+) -> float:
+    """Fraction of random sequences in which every motif is produced: the main score.
+
+    sequence_nmse, sequence_ids (S, L): the nmse and id of the i-th motif of sequence s."""
+    if np.size(sequence_nmse) == 0:
+        return float("nan")
+    limit = produced_threshold(rest_nmse, theta, relative_cap)[np.asarray(sequence_ids)]
+    return _mean(np.all(np.asarray(sequence_nmse) <= limit, axis=1))

@@ -1,0 +1,173 @@
+"""Run records: one JSON file per (stream, method, seed, hyperparameter overrides).
+
+Records are written atomically: to a temporary file in the target folder, then linked into
+place (refusing an existing record) or, with ``force``, renamed over it. A reader never sees
+half a record, and a record that exists is never lost to a refused run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .evaluator import EvalConfig, Evaluation
+    from .method import Method
+    from .streams import Stream
+
+SCHEMA_VERSION = 1
+
+
+class RecordError(Exception):
+    """A record cannot be written or read."""
+
+
+@dataclass
+class RunResult:
+    """Everything one run measured and everything needed to re-run it."""
+
+    schema_version: int
+    package_version: str
+    git_sha: str | None
+    stream: dict[str, Any]  # name, seed, content_hash, n_motifs, tier
+    method: dict[str, Any]  # card fields and hyperparameters
+    overrides: dict[str, Any]  # hyperparameters set on the command line
+    seed: int
+    device: str
+    eval_config: dict[str, Any]
+    metrics: dict[str, Any]
+    R: list[list[float | None]]
+    transition_matrix: list[list[float | None]]  # mean nmse over repeats; null on the diagonal
+    rest_nmse: list[float]
+    sequences: dict[str, Any]  # ids and nmse, (S, L)
+    curves: dict[str, Any]
+    timings: dict[str, Any]
+    parameter_counts: list[int | None]
+    diagnostics: dict[str, Any]
+    environment: dict[str, str]
+
+    def to_json(self) -> str:
+        return json.dumps(_jsonable(dataclasses.asdict(self)), indent=1, allow_nan=False) + "\n"
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN and infinities become null; numpy scalars and arrays become plain Python."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def git_sha() -> str | None:
+    """The commit of the checkout motifbench runs from, if it is one."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def environment() -> dict[str, str]:
+    import torch
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
+
+
+def overrides_tag(overrides: dict[str, Any]) -> str:
+    """'' for default hyperparameters, else 8 hex digits that name the overrides."""
+    if not overrides:
+        return ""
+    text = json.dumps(_jsonable(overrides), sort_keys=True)
+    return "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def record_path(out: Path, stream: str, method: str, seed: int, overrides: dict[str, Any]) -> Path:
+    return Path(out) / stream / method / f"seed{seed}{overrides_tag(overrides)}.json"
+
+
+def write_record(path: Path, record: RunResult, force: bool = False) -> None:
+    """Write atomically; an existing record is kept unless ``force``."""
+    text = record.to_json()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise RecordError(f"record {path} exists; pass --force to replace it") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+
+def build_record(
+    stream: Stream,
+    method: Method,
+    seed: int,
+    device: str,
+    config: EvalConfig,
+    overrides: dict[str, Any],
+    evaluation: Evaluation,
+) -> RunResult:
+    from . import __version__
+
+    K = len(stream.motifs)
+    return RunResult(
+        schema_version=SCHEMA_VERSION,
+        package_version=__version__,
+        git_sha=git_sha(),
+        stream={"name": stream.name, "seed": stream.seed, "content_hash": stream.content_hash, "n_motifs": K,
+                "tier": stream.tier},
+        method={**dataclasses.asdict(method.card), "hyperparameters": method.hyperparameters()},
+        overrides=overrides,
+        seed=seed,
+        device=device,
+        eval_config=dataclasses.asdict(config),
+        metrics=evaluation.metrics,
+        R=evaluation.R,
+        transition_matrix=mean_transition_nmse(evaluation.transition_nmse),
+        rest_nmse=evaluation.rest_nmse,
+        sequences={"ids": evaluation.sequence_ids, "nmse": evaluation.sequence_nmse},
+        curves=evaluation.curves,
+        timings=evaluation.timings,
+        parameter_counts=evaluation.parameter_counts,
+        diagnostics=evaluation.diagnostics,
+        environment=environment(),
+    )
+
+
+def mean_transition_nmse(transition_nmse: np.ndarray) -> np.ndarray:
+    """(K, K, repeats) -> (K, K) mean over repeats, NaN on the diagonal."""
+    K = transition_nmse.shape[0]
+    matrix = np.full((K, K), np.nan)
+    off_diagonal = ~np.eye(K, dtype=bool)
+    matrix[off_diagonal] = transition_nmse[off_diagonal].mean(axis=-1)
+    return matrix

@@ -1,0 +1,172 @@
+"""Motifs and streams: what a method learns, one motif after another.
+
+A stream is generated from a seed by a versioned generator registered as ``name-vN``;
+changing the generated data bumps the version, and ``Stream.content_hash`` pins it.
+Time is in seconds; every v1 stream samples at ``dt = tau / 5`` with ``tau = 10 ms``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+TAU = 0.01  # s, the rate units' time constant
+DT = TAU / 5  # s, one sample of a motif
+PREP_TAU = 10.0  # default preparatory period, in units of tau
+TARGET_DECIMALS = 4  # targets are rounded so that the content hash is the same on every CPU
+
+
+@dataclass(frozen=True, eq=False)
+class Motif:
+    """One motif: ``target`` is a read-only float32 array (T, d_out); ``dt``, ``tau`` in s."""
+
+    motif_id: int
+    target: np.ndarray
+    dt: float = DT
+    tau: float = TAU
+
+    def __post_init__(self) -> None:
+        target = np.array(self.target, dtype=np.float32)
+        if target.ndim != 2 or target.shape[0] < 2 or target.shape[1] < 1:
+            raise ValueError(f"motif {self.motif_id}: target must be (T >= 2, d_out >= 1), got {target.shape}")
+        if not np.isfinite(target).all():
+            raise ValueError(f"motif {self.motif_id}: target has non-finite values")
+        if float(target.var()) == 0.0:
+            raise ValueError(f"motif {self.motif_id}: target is constant, so its normalised error is undefined")
+        target.setflags(write=False)
+        object.__setattr__(self, "target", target)
+
+    @property
+    def n_steps(self) -> int:
+        return self.target.shape[0]
+
+
+@dataclass(frozen=True, eq=False)
+class Stream:
+    """An ordered tuple of motifs drawn from one generator with one seed."""
+
+    name: str
+    seed: int
+    motifs: tuple[Motif, ...]
+    description: str
+    citation: str
+    tier: str
+
+    def __post_init__(self) -> None:
+        if not self.motifs:
+            raise ValueError(f"stream {self.name}: no motifs")
+        dims = {m.target.shape[1] for m in self.motifs}
+        if len(dims) != 1:
+            raise ValueError(f"stream {self.name}: motifs disagree on d_out {sorted(dims)}")
+        if [m.motif_id for m in self.motifs] != list(range(len(self.motifs))):
+            raise ValueError(f"stream {self.name}: motif ids must be 0..K-1 in stream order")
+
+    @property
+    def d_out(self) -> int:
+        return self.motifs[0].target.shape[1]
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 (16 hex digits) of the name, seed, timing and every target's bytes."""
+        digest = hashlib.sha256(f"{self.name}|{self.seed}".encode())
+        for motif in self.motifs:
+            digest.update(f"|{motif.motif_id}|{motif.dt!r}|{motif.tau!r}|{motif.target.shape}".encode())
+            digest.update(np.ascontiguousarray(motif.target, dtype="<f4").tobytes())
+        return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A registered, versioned stream generator: ``build(seed)`` gives the stream."""
+
+    name: str
+    description: str
+    tier: str
+    n_motifs: int
+    make_targets: Callable[[np.random.Generator], list[np.ndarray]] = field(repr=False)
+    citation: str = "motifbench (this suite)"
+
+    def build(self, seed: int) -> Stream:
+        rng = np.random.default_rng([seed, _name_key(self.name)])
+        targets = self.make_targets(rng)
+        motifs = tuple(
+            Motif(k, np.round(np.asarray(t, dtype=np.float64), TARGET_DECIMALS)) for k, t in enumerate(targets)
+        )
+        return Stream(self.name, seed, motifs, self.description, self.citation, self.tier)
+
+
+def _name_key(name: str) -> int:
+    """A stable integer per stream name, so streams built with one seed differ."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
+
+
+def smooth_trajectory(rng: np.random.Generator, n_steps: int, d_out: int, n_sines: int = 3) -> np.ndarray:
+    """(n_steps, d_out): per coordinate a sum of random sinusoids (0.5-3 cycles per motif)
+    times a sin(pi t / T) envelope, so it starts and ends at 0, scaled to unit peak."""
+    t = np.arange(n_steps) / (n_steps - 1)
+    envelope = np.sin(np.pi * t)
+    out = np.zeros((n_steps, d_out))
+    for dim in range(d_out):
+        cycles = rng.uniform(0.5, 3.0, n_sines)
+        phases = rng.uniform(0, 2 * np.pi, n_sines)
+        weights = rng.uniform(0.3, 1.0, n_sines)
+        out[:, dim] = envelope * (weights[:, None] * np.sin(2 * np.pi * cycles[:, None] * t + phases[:, None])).sum(0)
+    return out / np.abs(out).max()
+
+
+def step_trajectory(rng: np.random.Generator, n_steps: int, min_segment: int = 5) -> np.ndarray:
+    """(n_steps, 1): piecewise-constant with 3-8 jumps, segments of at least ``min_segment``
+    samples, levels in [-1, 1], first and last level 0, scaled to unit peak."""
+    n_jumps = int(rng.integers(3, 9))
+    n_segments = n_jumps + 1
+    free = n_steps - n_segments * min_segment
+    cuts = np.sort(rng.integers(0, free + 1, n_jumps))
+    lengths = np.diff(np.concatenate([[0], cuts, [free]])) + min_segment
+    levels = np.zeros(n_segments)  # first and last stay 0
+    for i in range(1, n_segments - 1):  # redraw until every jump is at least 0.2 high
+        level = levels[i - 1]
+        while abs(level - levels[i - 1]) < 0.2 or (i == n_segments - 2 and abs(level) < 0.2):
+            level = rng.uniform(-1, 1)
+        levels[i] = level
+    out = np.repeat(levels, lengths)[:, None]
+    return out / np.abs(out).max()
+
+
+def _smooth(n_motifs: int, n_steps: int, d_out: int) -> Callable[[np.random.Generator], list[np.ndarray]]:
+    return lambda rng: [smooth_trajectory(rng, n_steps, d_out) for _ in range(n_motifs)]
+
+
+def _steps(n_motifs: int, n_steps: int) -> Callable[[np.random.Generator], list[np.ndarray]]:
+    return lambda rng: [step_trajectory(rng, n_steps) for _ in range(n_motifs)]
+
+
+STREAMS: dict[str, StreamSpec] = {
+    spec.name: spec
+    for spec in (
+        StreamSpec("smoke-v1", "3 smooth 1-D motifs of 5 tau; for tests, seconds", "smoke", 3, _smooth(3, 25, 1)),
+        StreamSpec(
+            "smooth10-v1",
+            "10 smooth 2-D trajectories starting and ending at 0, 20 tau long",
+            "standard",
+            10,
+            _smooth(10, 100, 2),
+        ),
+        StreamSpec(
+            "steps10-v1",
+            "10 piecewise-constant 1-D trajectories with 3-8 jumps, 20 tau long",
+            "standard",
+            10,
+            _steps(10, 100),
+        ),
+        StreamSpec(
+            "smooth50-v1",
+            "50 smooth 2-D trajectories, 20 tau long: the scale stream (2,450 transitions)",
+            "scale",
+            50,
+            _smooth(50, 100, 2),
+        ),
+    )
+}
