@@ -51,16 +51,20 @@ class RateRNN(nn.Module):
         generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """h (B, N), ids (B,) -> y (B, n_steps, d_out), h at the end (B, N)."""
-        cue = self.W_in[:, ids].T + self.b  # (B, N)
-        go = cue + self.W_in[:, self.n_motifs]
+        a = self.alpha
+        cue = a * (self.W_in[:, ids].T + self.b)  # (B, N), the input drive times alpha
+        go = cue + a * self.W_in[:, self.n_motifs]
+        scaled_W = a * self.W.T
+        r = torch.tanh(h)
         rates = []
         for t in range(n_prep + n_steps):
-            drive = cue if t < n_prep else go
-            h = h + self.alpha * (-h + torch.tanh(h) @ self.W.T + drive)
+            # h <- (1 - a) h + a (W r + drive), fused into two operations
+            h = torch.add(torch.addmm(cue if t < n_prep else go, r, scaled_W), h, alpha=1 - a)
             if noise_std > 0:
-                h = h + state_noise(h, noise_std, self.alpha, generator)
+                h = h + state_noise(h, noise_std, a, generator)
+            r = torch.tanh(h)
             if t >= n_prep:
-                rates.append(torch.tanh(h))
+                rates.append(r)
         if not rates:
             return h.new_zeros(h.shape[0], 0, self.W_out.shape[0]), h
         return torch.stack(rates, dim=1) @ self.W_out.T, h

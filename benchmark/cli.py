@@ -119,6 +119,9 @@ def command_run(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds)
     eval_overrides, per_method = parse_sets(args.set, methods)
     check_device(args.device)
+    import torch
+
+    torch.set_num_threads(args.threads)
     try:
         config = EvalConfig(**eval_overrides)
         for name, cls in methods.items():
@@ -208,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="hyperparameter: KEY=V (every method that has it), METHOD.KEY=V, or eval.KEY=V")
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     run.add_argument("--force", action="store_true", help="replace existing records")
+    run.add_argument("--threads", type=int, default=1,
+                     help="torch CPU threads (default 1: these small networks are fastest single-threaded)")
     run.set_defaults(handler=command_run)
     ls = sub.add_parser("ls", help="list registered streams, methods or metrics")
     ls.add_argument("what", choices=["streams", "methods", "metrics"])

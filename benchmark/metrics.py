@@ -116,7 +116,7 @@ def interference(R: np.ndarray) -> float:
 @metric(higher_is_better=True)
 def isolated(output_change: np.ndarray) -> bool:
     """True when learning never changed any old motif's output (max abs change == 0)."""
-    return bool(np.max(output_change, initial=0.0) == 0.0)
+    return bool(np.max(np.abs(output_change), initial=0.0) == 0.0)
 
 
 def produced_threshold(rest_nmse: np.ndarray, theta: float, relative_cap: float) -> np.ndarray:

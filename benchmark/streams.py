@@ -34,7 +34,7 @@ class Motif:
             raise ValueError(f"motif {self.motif_id}: target must be (T >= 2, d_out >= 1), got {target.shape}")
         if not np.isfinite(target).all():
             raise ValueError(f"motif {self.motif_id}: target has non-finite values")
-        if float(target.var()) == 0.0:
+        if (target == target.flat[0]).all():
             raise ValueError(f"motif {self.motif_id}: target is constant, so its normalised error is undefined")
         target.setflags(write=False)
         object.__setattr__(self, "target", target)

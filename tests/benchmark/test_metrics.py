@@ -1,0 +1,446 @@
+"""Scores in motifbench.metrics against small hand-computed examples (DESIGN.md, "Scores").
+
+Every expected value is written out as a literal, worked out by hand in the comments, so a
+change of formula (axis, clipping, pair set, threshold rule) fails here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from motifbench import metrics as M
+
+nan = np.nan
+
+# ----------------------------------------------------------------------------------------------
+# nmse / r2
+# ----------------------------------------------------------------------------------------------
+
+# target 0, 1, 2, 3: mean 1.5, var = (2.25 + 0.25 + 0.25 + 2.25) / 4 = 1.25
+TARGET_1D = [[0.0], [1.0], [2.0], [3.0]]
+# y differs only in the last sample by 2: mse = 4 / 4 = 1 -> nmse = 1 / 1.25 = 0.8, r2 = 0.2
+Y_1D = [[0.0], [1.0], [2.0], [5.0]]
+
+
+def test_nmse_and_r2_single_trial():
+    assert M.nmse(Y_1D, TARGET_1D) == pytest.approx(0.8)
+    assert M.r2(Y_1D, TARGET_1D) == pytest.approx(0.2)
+    assert np.shape(M.nmse(Y_1D, TARGET_1D)) == ()
+
+
+def test_nmse_perfect_fit_is_zero_and_mean_prediction_is_one():
+    assert M.nmse(TARGET_1D, TARGET_1D) == 0.0
+    assert M.r2(TARGET_1D, TARGET_1D) == 1.0
+    # predicting the target's mean (1.5) everywhere: mse = var -> nmse = 1, r2 = 0
+    assert M.nmse([[1.5]] * 4, TARGET_1D) == pytest.approx(1.0)
+    assert M.r2([[1.5]] * 4, TARGET_1D) == pytest.approx(0.0)
+
+
+def test_nmse_variance_is_taken_over_time_and_output_dims_together():
+    # target values 0, 0, 2, 4: mean 1.5, var = (2.25 + 2.25 + 0.25 + 6.25) / 4 = 2.75
+    # (per-dimension variances would be 1 and 4)
+    target = [[0.0, 0.0], [2.0, 4.0]]
+    # error only on the last entry, 1: mse = 1 / 4 = 0.25 -> nmse = 0.25 / 2.75 = 1 / 11
+    y = [[0.0, 0.0], [2.0, 3.0]]
+    assert M.nmse(y, target) == pytest.approx(1.0 / 11.0)
+    assert M.r2(y, target) == pytest.approx(10.0 / 11.0)
+
+
+def test_nmse_is_normalised_by_the_target_not_by_y():
+    # y has a big variance, the target's is 1.25: nmse(y, t) != nmse(t, y)
+    y = [[0.0], [10.0], [0.0], [10.0]]
+    # errors 0, 9, -2, 7 -> squares 0, 81, 4, 49 -> mse 33.5 -> nmse = 33.5 / 1.25 = 26.8
+    assert M.nmse(y, TARGET_1D) == pytest.approx(26.8)
+    # the other way round: var(y) = 25 -> 33.5 / 25 = 1.34
+    assert M.nmse(TARGET_1D, y) == pytest.approx(1.34)
+
+
+def test_nmse_is_scale_invariant():
+    assert M.nmse(np.array(Y_1D) * 10.0, np.array(TARGET_1D) * 10.0) == pytest.approx(0.8)
+
+
+def test_nmse_r2_batched_shapes():
+    target = np.array([TARGET_1D, TARGET_1D, TARGET_1D])  # (B=3, T=4, d=1)
+    y = np.array([TARGET_1D, Y_1D, [[1.5]] * 4])
+    out = M.nmse(y, target)
+    assert out.shape == (3,)
+    assert_allclose(out, [0.0, 0.8, 1.0])
+    assert_allclose(M.r2(y, target), [1.0, 0.2, 0.0])
+
+
+def test_nmse_batched_two_leading_axes():
+    target = np.broadcast_to(np.array(TARGET_1D), (2, 3, 4, 1))
+    y = np.array(target, copy=True)
+    y[1, 2] = Y_1D
+    out = M.nmse(y, target)
+    assert out.shape == (2, 3)
+    assert_allclose(out, [[0, 0, 0], [0, 0, 0.8]], atol=1e-12)
+
+
+def test_nmse_accepts_float32_and_returns_float64():
+    out = M.nmse(np.array(Y_1D, dtype=np.float32), np.array(TARGET_1D, dtype=np.float32))
+    assert np.asarray(out).dtype == np.float64
+    assert out == pytest.approx(0.8)
+
+
+# ----------------------------------------------------------------------------------------------
+# R-matrix scores
+# ----------------------------------------------------------------------------------------------
+
+# R[k, j]: r2 of motif j after learning motifs 0..k; NaN above the diagonal.
+R3 = np.array(
+    [
+        [0.90, nan, nan],
+        [0.95, 0.80, nan],
+        [0.50, 0.85, 0.60],
+    ]
+)
+# final_r2     = (0.50 + 0.85 + 0.60) / 3                     = 0.65
+# plasticity   = (0.90 + 0.80 + 0.60) / 3                     = 2.3 / 3
+# forgetting:  j=0: max(0.90, 0.95) - 0.50 = 0.45;  j=1: max(0.80) - 0.85 = -0.05
+#              mean = 0.40 / 2                                = 0.20
+# bwt:         j=0: 0.50 - 0.90 = -0.40;  j=1: 0.85 - 0.80 = 0.05
+#              mean = -0.35 / 2                               = -0.175
+# interference: (k=1, j=0) max(0, 0.90 - 0.95) = 0
+#               (k=2, j=0) max(0, 0.95 - 0.50) = 0.45
+#               (k=2, j=1) max(0, 0.80 - 0.85) = 0
+#              mean over the 3 pairs = 0.45 / 3               = 0.15
+
+
+def test_final_r2_3x3():
+    assert M.final_r2(R3) == pytest.approx(0.65)
+
+
+def test_plasticity_3x3():
+    assert M.plasticity(R3) == pytest.approx(0.7666666666666667)
+
+
+def test_forgetting_3x3_uses_best_r2_before_the_last_motif():
+    assert M.forgetting(R3) == pytest.approx(0.20)
+
+
+def test_bwt_3x3():
+    assert M.bwt(R3) == pytest.approx(-0.175)
+
+
+def test_interference_3x3_averages_over_all_old_pairs_including_zero_drops():
+    assert M.interference(R3) == pytest.approx(0.15)
+
+
+def test_scores_do_not_modify_R():
+    R = R3.copy()
+    R[2, 0] = -50.0
+    before = R.copy()
+    for fn in (M.final_r2, M.plasticity, M.forgetting, M.bwt, M.interference):
+        fn(R)
+    assert_allclose(R, before)
+
+
+def test_R_is_clipped_at_minus_one_in_every_score():
+    # R3 with the final r2 of motif 0 diverged to -50; it must count as -1.
+    R = R3.copy()
+    R[2, 0] = -50.0
+    # final_r2    = (-1 + 0.85 + 0.60) / 3                 = 0.15        (unclipped: -16.18...)
+    # forgetting  = ((0.95 - (-1)) + (0.80 - 0.85)) / 2    = 1.90 / 2 = 0.95
+    # bwt         = ((-1 - 0.90) + (0.85 - 0.80)) / 2      = -1.85 / 2 = -0.925
+    # interference= (0 + (0.95 - (-1)) + 0) / 3            = 1.95 / 3 = 0.65
+    # plasticity unchanged                                   = 2.3 / 3
+    assert M.final_r2(R) == pytest.approx(0.15)
+    assert M.forgetting(R) == pytest.approx(0.95)
+    assert M.bwt(R) == pytest.approx(-0.925)
+    assert M.interference(R) == pytest.approx(0.65)
+    assert M.plasticity(R) == pytest.approx(0.7666666666666667)
+
+
+def test_R_clipping_on_the_diagonal():
+    # motif 0 never learned (r2 -50 right after learning), later 0.5
+    R = np.array([[-50.0, nan], [0.5, 0.8]])
+    # plasticity = (-1 + 0.8) / 2 = -0.1; bwt = 0.5 - (-1) = 1.5
+    # forgetting = max(-1) - 0.5 = -1.5; interference = max(0, -1 - 0.5) = 0; final = 0.65
+    assert M.plasticity(R) == pytest.approx(-0.1)
+    assert M.bwt(R) == pytest.approx(1.5)
+    assert M.forgetting(R) == pytest.approx(-1.5)
+    assert M.interference(R) == pytest.approx(0.0)
+    assert M.final_r2(R) == pytest.approx(0.65)
+
+
+def test_R_minus_infinity_counts_as_minus_one():
+    # an infinite nmse (output blew up) gives r2 = -inf
+    R = np.array([[0.9, nan], [-np.inf, 0.7]])
+    assert M.final_r2(R) == pytest.approx(-0.15)  # (-1 + 0.7) / 2
+    assert M.interference(R) == pytest.approx(1.9)  # 0.9 - (-1)
+
+
+def test_R_values_above_minus_one_are_not_clipped():
+    R = np.array([[0.9, nan], [-0.999, -0.5]])
+    assert M.final_r2(R) == pytest.approx(-0.7495)
+
+
+def test_single_motif_R():
+    R = np.array([[0.7]])
+    assert M.final_r2(R) == pytest.approx(0.7)
+    assert M.plasticity(R) == pytest.approx(0.7)
+    assert math.isnan(M.forgetting(R))
+    assert math.isnan(M.bwt(R))
+    assert math.isnan(M.interference(R))
+
+
+def test_single_motif_R_is_clipped_too():
+    R = np.array([[-50.0]])
+    assert M.final_r2(R) == -1.0
+    assert M.plasticity(R) == -1.0
+
+
+def test_R_scores_return_python_floats():
+    for fn in (M.final_r2, M.plasticity, M.forgetting, M.bwt, M.interference):
+        assert type(fn(R3)) is float
+
+
+# ----------------------------------------------------------------------------------------------
+# isolated
+# ----------------------------------------------------------------------------------------------
+
+
+def test_isolated_all_zero_changes():
+    assert M.isolated(np.zeros(5)) is True
+
+
+def test_isolated_any_nonzero_change():
+    assert M.isolated(np.array([0.0, 0.0, 1e-12, 0.0])) is False
+    assert M.isolated(np.array([0.0, 3.0])) is False
+
+
+def test_isolated_empty_array():
+    assert M.isolated(np.array([])) is True
+
+
+def test_isolated_negative_change_is_a_change():
+    assert M.isolated(np.array([-0.5, 0.0])) is False
+
+
+# ----------------------------------------------------------------------------------------------
+# transitions
+# ----------------------------------------------------------------------------------------------
+
+THETA = 0.1
+CAP = 0.5
+# rest_nmse per motif b -> limit max(theta, min(2 rest, cap)):
+#   b=0: 0.05 -> max(0.1, min(0.1, 0.5)) = 0.1
+#   b=1: 0.15 -> max(0.1, min(0.3, 0.5)) = 0.3   (poorly fit, relative rule helps)
+#   b=2: 1.0  -> max(0.1, min(2.0, 0.5)) = 0.5   (not learned: the cap applies)
+REST = np.array([0.05, 0.15, 1.0])
+
+# TN[a, b, repeat]: nmse of motif b started from a's end state; NaN on the diagonal.
+TN = np.array(
+    [
+        # a = 0
+        [[nan, nan], [0.25, 0.35], [0.90, 0.40]],
+        # a = 1
+        [[0.05, 0.10], [nan, nan], [0.05, 0.60]],
+        # a = 2
+        [[0.20, 0.08], [0.25, 0.29], [nan, nan]],
+    ]
+)
+# relative rule (limits 0.1, 0.3, 0.5 by b):
+#   0->1: 0.25 yes, 0.35 no        1   (0.25 produced only thanks to rest 0.15)
+#   0->2: 0.90 no (cap), 0.40 yes  1
+#   1->0: 0.05 yes, 0.10 yes       2   (0.10 <= 0.1: boundary counts)
+#   1->2: 0.05 yes, 0.60 no        1
+#   2->0: 0.20 no, 0.08 yes        1
+#   2->1: 0.25 yes, 0.29 yes       2
+#   total 8 of 12 -> 2/3
+# absolute rule (nmse <= 0.1):  0 + 0 + 2 + 1 + 1 + 0 = 4 of 12 -> 1/3
+# unseen (a > b): 1->0, 2->0, 2->1 -> 2 + 1 + 2 = 5 of 6 -> 5/6
+
+
+def test_produced_threshold_relative_rule_with_cap():
+    assert_allclose(M.produced_threshold(REST, THETA, CAP), [0.1, 0.3, 0.5])
+    # theta is a floor even when 2 * rest is below it
+    assert_allclose(M.produced_threshold([0.0, 0.01], 0.1, 0.5), [0.1, 0.1])
+    # the cap never drops the limit below theta
+    assert_allclose(M.produced_threshold([1.0], 0.2, 0.05), [0.2])
+
+
+def test_transition_success_relative_rule():
+    assert M.transition_success(TN, REST, THETA, CAP) == pytest.approx(2 / 3)
+
+
+def test_transition_success_abs():
+    assert M.transition_success_abs(TN, THETA) == pytest.approx(1 / 3)
+
+
+def test_unseen_transition_success_uses_pairs_with_a_learned_after_b():
+    assert M.unseen_transition_success(TN, REST, THETA, CAP) == pytest.approx(5 / 6)
+
+
+def test_transition_scores_ignore_the_diagonal():
+    # a perfect a -> a entry must not change anything (NaN would if counted as a failure)
+    tn = TN.copy()
+    for a in range(3):
+        tn[a, a] = 0.0
+    assert M.transition_success(tn, REST, THETA, CAP) == pytest.approx(2 / 3)
+    assert M.transition_success_abs(tn, THETA) == pytest.approx(1 / 3)
+    assert M.unseen_transition_success(tn, REST, THETA, CAP) == pytest.approx(5 / 6)
+
+
+def test_poorly_fit_motif_counts_after_transition_relative_rule():
+    # motif 1 has rest nmse 0.15: after a transition, 0.25 <= 2 * 0.15 counts (theta 0.1)
+    tn = np.array([[[nan], [0.25]], [[0.05], [nan]]])
+    rest = np.array([0.05, 0.15])
+    assert M.transition_success(tn, rest, 0.1, 0.5) == 1.0
+    assert M.transition_success_abs(tn, 0.1) == 0.5  # 0.25 > 0.1
+    # 0.31 > 0.3: no longer produced
+    tn[0, 1, 0] = 0.31
+    assert M.transition_success(tn, rest, 0.1, 0.5) == 0.5
+
+
+def test_unlearned_motif_never_counts_because_of_the_cap():
+    # motif 1 is not learned (rest nmse 1.0); 0.9 <= 2 * 1.0 but the cap 0.5 applies
+    tn = np.array([[[nan], [0.9]], [[0.05], [nan]]])
+    rest = np.array([0.05, 1.0])
+    assert M.transition_success(tn, rest, 0.1, 0.5) == 0.5
+    assert M.unseen_transition_success(tn, rest, 0.1, 0.5) == 1.0  # only 1 -> 0 is unseen
+    # without the cap it would have counted: the cap is what excludes it
+    assert M.transition_success(tn, rest, 0.1, 2.0) == 1.0
+
+
+def test_limit_is_taken_from_the_target_motif_b_not_from_a():
+    tn = np.array([[[nan], [0.25]], [[0.05], [nan]]])
+    rest = np.array([0.15, 0.04])  # limits b0: 0.3, b1: 0.1
+    # 0 -> 1: 0.25 > 0.1 fail; 1 -> 0: 0.05 <= 0.3 pass  (limits taken by a would pass both)
+    assert M.transition_success(tn, rest, 0.1, 0.5) == 0.5
+    assert M.unseen_transition_success(tn, rest, 0.1, 0.5) == 1.0  # pair 1 -> 0
+    # and the pair set of unseen is a > b: make 0 -> 1 pass and 1 -> 0 fail
+    tn = np.array([[[nan], [0.05]], [[0.5], [nan]]])
+    assert M.transition_success(tn, rest, 0.1, 0.5) == 0.5
+    assert M.unseen_transition_success(tn, rest, 0.1, 0.5) == 0.0
+
+
+def test_nan_offdiagonal_transition_is_a_failure():
+    tn = TN.copy()
+    tn[1, 0, 0] = nan  # was a success
+    assert M.transition_success(tn, REST, THETA, CAP) == pytest.approx(7 / 12)
+
+
+def test_transition_scores_single_motif_are_nan():
+    tn = np.full((1, 1, 2), nan)
+    rest = np.array([0.05])
+    assert math.isnan(M.transition_success(tn, rest, THETA, CAP))
+    assert math.isnan(M.transition_success_abs(tn, THETA))
+    assert math.isnan(M.unseen_transition_success(tn, rest, THETA, CAP))
+
+
+# ----------------------------------------------------------------------------------------------
+# sequences
+# ----------------------------------------------------------------------------------------------
+
+SEQ_IDS = np.array([[0, 1], [1, 2], [2, 0]])  # (S=3, L=2)
+SEQ_NMSE = np.array(
+    [
+        [0.08, 0.25],  # 0.08 <= 0.1, 0.25 <= 0.3 -> produced
+        [0.20, 0.90],  # 0.20 <= 0.3, 0.90 >  0.5 (cap) -> fails
+        [0.45, 0.12],  # 0.45 <= 0.5, 0.12 >  0.1 -> fails
+    ]
+)
+
+
+def test_sequence_success_hand_example():
+    assert M.sequence_success(SEQ_NMSE, SEQ_IDS, REST, THETA, CAP) == pytest.approx(1 / 3)
+
+
+def test_sequence_success_needs_every_motif():
+    nmse = SEQ_NMSE.copy()
+    nmse[2, 1] = 0.1  # now 0.1 <= 0.1: third sequence passes
+    assert M.sequence_success(nmse, SEQ_IDS, REST, THETA, CAP) == pytest.approx(2 / 3)
+    nmse[0, 0] = 0.11  # one motif of the first sequence fails: it no longer counts
+    assert M.sequence_success(nmse, SEQ_IDS, REST, THETA, CAP) == pytest.approx(1 / 3)
+
+
+def test_sequence_success_uses_the_limit_of_each_motif_id():
+    # same nmse, different ids: 0.25 passes for motif 1 (limit 0.3), fails for motif 0 (0.1)
+    nmse = np.array([[0.25, 0.25]])
+    assert M.sequence_success(nmse, np.array([[1, 1]]), REST, THETA, CAP) == 1.0
+    assert M.sequence_success(nmse, np.array([[1, 0]]), REST, THETA, CAP) == 0.0
+
+
+def test_sequence_success_empty_is_nan():
+    empty = np.zeros((0, 10))
+    assert math.isnan(M.sequence_success(empty, empty.astype(int), REST, THETA, CAP))
+
+
+# ----------------------------------------------------------------------------------------------
+# registry and compute_metrics
+# ----------------------------------------------------------------------------------------------
+
+EXPECTED_DIRECTION = {
+    "final_r2": True,
+    "plasticity": True,
+    "forgetting": False,
+    "bwt": True,
+    "interference": False,
+    "isolated": True,
+    "transition_success": True,
+    "transition_success_abs": True,
+    "unseen_transition_success": True,
+    "sequence_success": True,
+}
+
+
+def _arrays() -> dict[str, object]:
+    return dict(
+        R=R3,
+        output_change=np.array([0.0, 0.2, 0.0]),
+        transition_nmse=TN,
+        rest_nmse=REST,
+        theta=THETA,
+        relative_cap=CAP,
+        sequence_nmse=SEQ_NMSE,
+        sequence_ids=SEQ_IDS,
+    )
+
+
+def test_registered_metric_names_and_directions():
+    assert set(M.METRICS) == set(EXPECTED_DIRECTION)
+    for name, higher in EXPECTED_DIRECTION.items():
+        assert M.METRICS[name].higher_is_better is higher, name
+
+
+def test_every_metric_has_boolean_direction_and_description():
+    assert M.METRICS
+    for name, spec in M.METRICS.items():
+        assert spec.name == name
+        assert isinstance(spec.higher_is_better, bool), name
+        assert isinstance(spec.description, str) and spec.description.strip(), name
+        assert callable(spec.fn)
+
+
+def test_compute_metrics_returns_every_registered_score():
+    scores = M.compute_metrics(_arrays())
+    assert set(scores) == set(M.METRICS)
+    expected = {
+        "final_r2": 0.65,
+        "plasticity": 0.7666666666666667,
+        "forgetting": 0.20,
+        "bwt": -0.175,
+        "interference": 0.15,
+        "transition_success": 2 / 3,
+        "transition_success_abs": 1 / 3,
+        "unseen_transition_success": 5 / 6,
+        "sequence_success": 1 / 3,
+    }
+    for name, value in expected.items():
+        assert scores[name] == pytest.approx(value), name
+    assert scores["isolated"] is False
+
+
+def test_compute_metrics_ignores_extra_arrays_and_requires_named_ones():
+    arrays = _arrays()
+    arrays["something_else"] = np.ones(3)
+    assert set(M.compute_metrics(arrays)) == set(M.METRICS)
+    del arrays["rest_nmse"]
+    with pytest.raises(KeyError):
+        M.compute_metrics(arrays)
