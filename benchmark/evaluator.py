@@ -237,13 +237,20 @@ class Evaluator:
         evaluation.metrics = metrics.compute_metrics({**vars(evaluation), **scores})
         return evaluation
 
-    def transitions(self, ends: torch.Tensor, n_prep: int) -> np.ndarray:
-        """(K, K, repeats) nmse of b after starting from a's perturbed end state ``ends[a]``."""
+    def transition_starts(self, ends: torch.Tensor) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+        """Every transition row, ordered (a, b, repeat) for a != b: ids a (R,), ids b (R,), and
+        start states (R, n_state) = a's end state plus Gaussian noise of std
+        ``transition_noise * rms(end state)``, the same for every preparation time."""
         K, repeats = self.info.n_motifs, self.config.transition_repeats
         a, b, _ = np.nonzero(~np.eye(K, dtype=bool)[:, :, None] & np.ones((1, 1, repeats), dtype=bool))
         start = ends[torch.as_tensor(a, device=ends.device)]
         z = torch.randn(start.shape, generator=self._generator(1), dtype=start.dtype).to(start.device)
-        start = start + z * self.config.transition_noise * start.pow(2).mean(dim=1, keepdim=True).sqrt()
+        return a, b, start + z * self.config.transition_noise * start.pow(2).mean(dim=1, keepdim=True).sqrt()
+
+    def transitions(self, ends: torch.Tensor, n_prep: int) -> np.ndarray:
+        """(K, K, repeats) nmse of b after starting from a's perturbed end state ``ends[a]``."""
+        K, repeats = self.info.n_motifs, self.config.transition_repeats
+        a, b, start = self.transition_starts(ends)
         nmse = np.full((K, K, repeats), np.nan)
         if len(a):
             outputs, _ = self.produce(b, start, n_prep)

@@ -2,30 +2,37 @@
 
 What it measures, on stream ``smooth10-v1`` (seed 0), motif by motif over all 10 motifs:
 
-(a) motifbench: ``Finetune(fit_nmse=0.0, max_iterations=N)`` (early stopping off, exactly N
-    Adam steps per motif), set up with ``method.setup(evaluator.info, seed)``; the time is the
-    sum over motifs of ``method.learn(motif)``, the learning phase alone (no tests).
-(b) bare: a plain PyTorch loop in this file, which imports neither ``RateRNN`` nor ``fit``:
-    the same Euler dynamics h <- h + alpha (-h + W tanh(h) + W_in u + b), y = W_out tanh(h),
-    the same sizes and initialisation (drawn from the same seeded generator in the same order),
-    the same batch of random initial states per iteration, preparatory period, production
-    length, loss (mean nmse per trial), Adam (a fresh one per motif, same lr), gradient-norm
-    clip and number of iterations, on the same targets. Because the random draws match, its
-    training losses should match (a)'s; the script checks that the work is the same.
+(a)  motifbench: ``Finetune(fit_nmse=0.0, max_iterations=N)`` (early stopping off, exactly N
+     Adam steps per motif), set up with ``method.setup(evaluator.info, seed)``; the time is the
+     sum over motifs of ``method.learn(motif)``, the learning phase alone (no tests).
+(b)  bare: a plain PyTorch loop in this file, which imports neither ``RateRNN`` nor ``fit``:
+     the Euler step written as the formula, h <- h + alpha (-h + W tanh(h) + W_in u + b),
+     y = W_out tanh(h), with the same sizes and initialisation (drawn from the same seeded
+     generator in the same order), the same batch of random initial states per iteration,
+     preparatory period, production length, loss (mean nmse per trial), Adam (a fresh one per
+     motif, same lr), gradient-norm clip and number of iterations, on the same targets.
+(b') bare, fused: (b) with the step rearranged as RateRNN does it, h <- (1 - alpha) h +
+     addmm(alpha drive, tanh(h), alpha W^T), one tanh per step, the drive materialised per
+     trial (B, N). (a) against (b') is the cost of motifbench's plumbing alone (module call,
+     padding and masks of ``fit``, bookkeeping); (a) against (b) also includes how the step is
+     written, and is the headline number.
 
-(a) and (b) alternate (a, b, a, b, ...; ``--repeats`` of each) so that a change of machine load
-hits both; the table gives medians and overhead = (a - b) / b. Then, unless ``--full-runs 0``,
-the complete ``Evaluator.run()`` (learn, per-motif tests and everything after the stream) runs
-with the same hyperparameters and its ``timings["learn"]`` sum is reported against (b) too.
+The random draws match, so all three train the same network: with one iteration per motif
+their losses must agree to float rounding, which the script checks before timing.
+(a), (b) and (b') alternate (``--repeats`` rounds of a, b, b') so that a change of machine load
+hits all of them; the table gives medians and overhead = (x - b) / b. Unless ``--full-runs 0``,
+the complete ``Evaluator.run()`` (learning, per-motif tests and everything after the stream)
+runs too, interleaved, with the same hyperparameters; its ``timings["learn"]`` sum is row (a'').
 
-Run it from the repository root (a few minutes on 2 cores):
+Run it from the repository root (about 4-5 minutes on a quiet 2-core machine):
 
     .venv/bin/python benchmarks/training_overhead.py
 
 Options: ``--iterations N`` (default 60), ``--repeats R`` (default 3), ``--full-runs F``
-(default 1), ``--threads T`` (torch intra-op threads; default: torch's own choice),
-``--out PATH``. The table is printed and written to ``benchmarks/results/training_overhead.md``
-with the command, date, torch version and nproc.
+(default 1), ``--threads T`` (torch intra-op threads; default 1 like ``motifbench run``;
+0 keeps torch's own choice), ``--out PATH``. The table is printed and written to
+``benchmarks/results/training_overhead.md`` with the command, date, torch version and nproc.
+Wall times on a busy machine are noisy; the CPU-time columns (this process only) are less so.
 """
 
 from __future__ import annotations
@@ -115,9 +122,10 @@ def bare_n_prep(stream) -> int:
     return int(round(PREP_TAU * motif.tau / motif.dt))
 
 
-def run_bare(stream, iterations: int) -> tuple[float, float, list[float]]:
+def run_bare(stream, iterations: int, fused: bool = False) -> tuple[float, float, list[float]]:
     """Wall and process-CPU seconds of a plain BPTT loop summed over the motifs, and each motif's
-    mean training loss over its last ``PATIENCE`` iterations (what motifbench logs as ``train_nmse``)."""
+    mean training loss over its last ``PATIENCE`` iterations (what motifbench logs as ``train_nmse``).
+    ``fused``: the Euler step as addmm + add with one tanh per step, as RateRNN writes it."""
     n_motifs, d_out = len(stream.motifs), stream.d_out
     n, batch = N_HIDDEN, BATCH_SIZE
     alpha = stream.motifs[0].dt / stream.motifs[0].tau
@@ -149,11 +157,25 @@ def run_bare(stream, iterations: int) -> tuple[float, float, list[float]]:
             drive_prep = W_in @ u_prep + b
             drive_go = W_in @ u_go + b
             rates = []
-            for t in range(n_prep + n_steps):
-                drive = drive_prep if t < n_prep else drive_go
-                h = h + alpha * (-h + torch.tanh(h) @ W.T + drive)
-                if t >= n_prep:
-                    rates.append(torch.tanh(h))
+            if not fused:  # (b): the formula as written
+                for t in range(n_prep + n_steps):
+                    drive = drive_prep if t < n_prep else drive_go
+                    h = h + alpha * (-h + torch.tanh(h) @ W.T + drive)
+                    if t >= n_prep:
+                        rates.append(torch.tanh(h))
+            else:  # (b'): h <- (1 - alpha) h + alpha (W r + drive), r = tanh(h) once per step
+                # The drives are materialised per trial, (B, N), as RateRNN's are: a broadcast (N,)
+                # drive would cost a batch reduction per step in the backward pass (about 4% here).
+                scaled_W = alpha * W.T
+                scaled_prep = (alpha * drive_prep).repeat(batch, 1)
+                scaled_go = (alpha * drive_go).repeat(batch, 1)
+                r = torch.tanh(h)
+                for t in range(n_prep + n_steps):
+                    drive = scaled_prep if t < n_prep else scaled_go
+                    h = torch.add(torch.addmm(drive, r, scaled_W), h, alpha=1 - alpha)
+                    r = torch.tanh(h)
+                    if t >= n_prep:
+                        rates.append(r)
             y = torch.stack(rates, dim=1) @ W_out.T  # (B, T, d_out)
             loss = (((y - target) ** 2).mean(dim=(1, 2)) / target_var).mean()
             optimizer.zero_grad()
@@ -167,15 +189,21 @@ def run_bare(stream, iterations: int) -> tuple[float, float, list[float]]:
     return wall, cpu, final_losses
 
 
+def run_bare_fused(stream, iterations: int) -> tuple[float, float, list[float]]:
+    return run_bare(stream, iterations, fused=True)
+
+
 # ---------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=60, help="Adam steps per motif (default 60)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each of (a) and (b), interleaved (default 3)")
-    parser.add_argument("--full-runs", type=int, default=1, help="complete Evaluator.run() calls, interleaved (default 1)")
-    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave torch's default)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each of (a), (b), (b'), interleaved (default 3)")
+    parser.add_argument("--full-runs", type=int, default=1, help="complete Evaluator.run(), interleaved (default 1)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch.set_num_threads (default 1, as `motifbench run`; 0: torch's default)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"Markdown output (default {RESULTS})")
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.iterations < 1:
@@ -197,35 +225,35 @@ def main(argv: list[str] | None = None) -> None:
     # With one iteration per motif it is also the same-work check: (a) and (b) draw the same
     # random numbers, so their losses must agree to float rounding. (Over many iterations the
     # chaotic network and Adam amplify the rounding differences, so later losses drift apart.)
-    _, _, check_a = run_motifbench(stream, 1)
-    _, _, check_b = run_bare(stream, 1)
-    loss_gap = max(abs(x - y) for x, y in zip(check_a, check_b))
+    runners = {"a": run_motifbench, "b": run_bare, "b'": run_bare_fused}
+    check = {key: runner(stream, 1)[2] for key, runner in runners.items()}
+    loss_gap = max(abs(x - y) for key in ("b", "b'") for x, y in zip(check["a"], check[key]))
     if not loss_gap <= 1e-4:
-        raise SystemExit(f"(a) and (b) do not do the same work: losses differ by {loss_gap:.3g}")
-    print(f"  same-work check: largest |loss (a) - loss (b)| after 1 iteration per motif = {loss_gap:.1e}", flush=True)
+        raise SystemExit(f"(a), (b), (b') do not do the same work: losses differ by {loss_gap:.3g}")
+    print(f"  same-work check: losses of (a), (b), (b') after 1 iteration per motif agree to {loss_gap:.1e}", flush=True)
 
-    # The schedule interleaves a, b (and the complete runs a') so that load changes hit all of them.
-    wall: dict[str, list[float]] = {"a": [], "b": [], "full": []}
-    cpu: dict[str, list[float]] = {"a": [], "b": []}
+    # The schedule interleaves a, b, b' (and the complete runs a'') so that load changes hit all.
+    wall: dict[str, list[float]] = {"a": [], "b": [], "b'": [], "full": []}
+    cpu: dict[str, list[float]] = {"a": [], "b": [], "b'": []}
     full_total: list[float] = []
     finals: dict[str, list[float]] = {}
     for repeat in range(max(args.repeats, args.full_runs)):
         if repeat < args.repeats:
-            for key, runner in (("a", run_motifbench), ("b", run_bare)):
+            for key, runner in runners.items():
                 seconds, cpu_seconds, finals[key] = runner(stream, args.iterations)
                 wall[key].append(seconds)
                 cpu[key].append(cpu_seconds)
-                print(f"  round {repeat + 1}: ({key})  learn {seconds:8.2f} s wall, {cpu_seconds:8.2f} s CPU", flush=True)
+                print(f"  round {repeat + 1}: ({key:2}) learn {seconds:7.2f} s wall, {cpu_seconds:7.2f} s CPU", flush=True)
         if repeat < args.full_runs:
             seconds_per_motif, timings = run_full_evaluator(stream, args.iterations)
             wall["full"].append(sum(seconds_per_motif))
             full_total.append(timings["total"])
             print(
-                f"  round {repeat + 1}: (a') learn {sum(seconds_per_motif):8.2f} s wall "
+                f"  round {repeat + 1}: (a'') learn {sum(seconds_per_motif):8.2f} s wall "
                 f"(Evaluator.run() total {timings['total']:.2f} s)",
                 flush=True,
             )
-    drift = max(abs(x - y) for x, y in zip(finals["a"], finals["b"]))
+    drift = max(abs(x - y) for key in ("b", "b'") for x, y in zip(finals["a"], finals[key]))
 
     median_b = statistics.median(wall["b"])
     median_cpu_b = statistics.median(cpu["b"])
@@ -249,9 +277,13 @@ def main(argv: list[str] | None = None) -> None:
             cells += ["", ""]
         return cells
 
-    rows = [row("(a) motifbench: `method.learn` per motif, summed", "a"), row("(b) bare PyTorch loop", "b")]
+    rows = [
+        row("(a) motifbench: `method.learn` per motif, summed", "a"),
+        row("(b) bare PyTorch loop, step as the formula", "b"),
+        row("(b') bare PyTorch loop, fused step as RateRNN", "b'"),
+    ]
     if wall["full"]:
-        rows.append(row("(a') motifbench: `Evaluator.run()` `timings[\"learn\"]`, summed", "full"))
+        rows.append(row("(a'') motifbench: `Evaluator.run()` `timings[\"learn\"]`, summed", "full"))
     headers = [
         "training path",
         "runs",
@@ -264,6 +296,9 @@ def main(argv: list[str] | None = None) -> None:
     ]
     table = tabulate(rows, headers=headers, tablefmt="github")
     overhead = 100 * (statistics.median(wall["a"]) - median_b) / median_b
+    median_fused = statistics.median(wall["b'"])
+    plumbing = 100 * (statistics.median(wall["a"]) - median_fused) / median_fused
+    plumbing_cpu = 100 * (statistics.median(cpu["a"]) - statistics.median(cpu["b'"])) / statistics.median(cpu["b'"])
     verdict = "within" if overhead <= 5.0 else "OVER"
 
     command = shlex.join([".venv/bin/python", "benchmarks/training_overhead.py", *sys.argv[1:]])
@@ -277,15 +312,18 @@ def main(argv: list[str] | None = None) -> None:
         f"- stream `{STREAM}` seed {SEED}: {K} motifs, each trained for exactly {args.iterations} Adam iterations "
         f"(`fit_nmse=0.0, max_iterations={args.iterations}`), batch {BATCH_SIZE}, N = {N_HIDDEN}, "
         f"{bare_n_prep(stream)} preparatory + {stream.motifs[0].n_steps} production steps",
-        f"- (a) and (b) interleaved, {args.repeats} runs each, and {args.full_runs} complete `Evaluator.run()` (a'); "
+        f"- (a), (b), (b') interleaved, {args.repeats} runs each, and {args.full_runs} complete "
+        "`Evaluator.run()` (a''); "
         "times are sums over the motifs of the per-motif learn time; overhead = (x - b) / b of the medians",
-        f"- same work: with 1 iteration per motif the losses of (a) and (b) agree to {loss_gap:.1e}; after "
+        f"- same work: with 1 iteration per motif the losses of (a), (b), (b') agree to {loss_gap:.1e}; after "
         f"{args.iterations} iterations they differ by up to {drift:.1e} (rounding, amplified by the chaotic network)",
         "",
         table,
         "",
-        f"Overhead of motifbench's learning path (median a vs median b): **{overhead:+.1f}%** "
-        f"({verdict} the 5% target).",
+        f"Overhead of motifbench's learning path against the plain loop (median a vs median b): "
+        f"**{overhead:+.1f}%** ({verdict} the 5% target). "
+        f"Against the loop with the same fused step (a vs b'), i.e. motifbench's plumbing alone: "
+        f"{plumbing:+.1f}% wall, {plumbing_cpu:+.1f}% CPU.",
     ]
     if full_total:
         lines.append(

@@ -19,7 +19,7 @@ untrained network times the same as a trained one and the script needs no traini
 rest: ``evaluator.produce(np.arange(K), method.rest_state(K), evaluator.n_prep)``.
 
 Generate calls are counted by wrapping ``method.generate`` in a counter. Times are
-``time.perf_counter`` wall-clock seconds under torch's default number of threads; each timing
+``time.perf_counter`` wall-clock seconds with one torch thread (``--threads``), as ``motifbench run``; each timing
 is repeated and the median reported (K = 10: batched 5x, per pair 3x; K = 50: batched 3x, per
 pair once). If the per-pair loop at K = 50 would take longer than ``--per-pair-budget`` seconds
 (estimated from the K = 10 loop), a fixed random subset of ordered pairs (all repeats of each;
@@ -42,6 +42,7 @@ import os
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -77,35 +78,16 @@ class CallCounter:
         return self.fn(*args, **kwargs)
 
 
-def perturbed_starts(evaluator: Evaluator, ends: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
-    """Rows (a, b, repeat) and start states of every transition, drawn as ``Evaluator.transitions`` draws them."""
+def per_pair_transitions(evaluator: Evaluator, ends: torch.Tensor, n_prep: int, rows: np.ndarray | None) -> np.ndarray:
+    """(K, K, repeats) nmse like ``Evaluator.transitions``, but one ``evaluator.produce`` call (one
+    batch-1 ``generate`` call, with the evaluator's checks) per row, i.e. per ordered pair and repeat;
+    only ``rows`` (indices into the row order of ``transitions``) if given, the others stay NaN."""
     K, repeats = evaluator.info.n_motifs, evaluator.config.transition_repeats
-    a, b, r = np.nonzero(~np.eye(K, dtype=bool)[:, :, None] & np.ones((1, 1, repeats), dtype=bool))
-    start = ends[torch.as_tensor(a, device=ends.device)]
-    z = torch.randn(start.shape, generator=evaluator._generator(1), dtype=start.dtype).to(start.device)
-    start = start + z * evaluator.config.transition_noise * start.pow(2).mean(dim=1, keepdim=True).sqrt()
-    return a, b, r, start
-
-
-def per_pair_transitions(
-    evaluator: Evaluator, generate: Callable[..., Any], ends: torch.Tensor, n_prep: int, rows: np.ndarray | None
-) -> np.ndarray:
-    """(K, K, repeats) nmse like ``Evaluator.transitions``, one batch-1 ``generate`` call per row
-    (ordered pair and repeat); only ``rows`` (indices into the row order of ``transitions``) if given,
-    the others stay NaN."""
-    K, repeats = evaluator.info.n_motifs, evaluator.config.transition_repeats
-    a, b, r, start = perturbed_starts(evaluator, ends)
-    steps, d_out = evaluator.info.motif_steps, evaluator.info.d_out
+    a, b, start = evaluator.transition_starts(ends)
     nmse = np.full((K, K, repeats), np.nan)
     for i in range(len(a)) if rows is None else rows:
-        n_steps = int(steps[b[i]])
-        y, end = generate(torch.as_tensor(b[i : i + 1]), start[i : i + 1], n_prep, n_steps, 0.0, None)
-        if tuple(y.shape) != (1, n_steps, d_out) or tuple(end.shape) != (1, start.shape[1]):
-            raise RuntimeError(f"generate returned shapes {tuple(y.shape)}, {tuple(end.shape)}")
-        y = y.detach().to("cpu", torch.float64).numpy()
-        if not np.isfinite(y).all() or not torch.isfinite(end).all():
-            raise RuntimeError("generate returned NaN or infinite values")
-        nmse[a[i], b[i], r[i]] = metrics.nmse(y[0], evaluator.targets[b[i]])
+        outputs, _ = evaluator.produce(b[i : i + 1], start[i : i + 1], n_prep)
+        nmse[a[i], b[i], i % repeats] = metrics.nmse(outputs[0], evaluator.targets[b[i]])
     return nmse
 
 
@@ -150,7 +132,7 @@ def bench_stream(name: str, args: argparse.Namespace, per_call_estimate: float |
     # Warm-up (not timed): one batched test and a few per-pair calls.
     print(f"  {name}: warm-up", flush=True)
     evaluator.transitions(ends, n_prep)
-    per_pair_transitions(evaluator, counter, ends, n_prep, np.arange(min(5, n_rows)))
+    per_pair_transitions(evaluator, ends, n_prep, np.arange(min(5, n_rows)))
 
     batched_times, batched_calls, reference = [], None, None
     for rep in range(batched_reps):
@@ -164,7 +146,7 @@ def bench_stream(name: str, args: argparse.Namespace, per_call_estimate: float |
 
     per_pair_times, per_pair_calls, mismatch = [], None, 0.0
     for rep in range(per_pair_reps):
-        seconds, calls, nmse = timed(lambda: per_pair_transitions(evaluator, counter, ends, n_prep, rows), counter)
+        seconds, calls, nmse = timed(lambda: per_pair_transitions(evaluator, ends, n_prep, rows), counter)
         per_pair_times.append(seconds)
         print(f"  {name}: per pair   rep {rep + 1}/{per_pair_reps}: {seconds:8.3f} s, {calls} generate calls", flush=True)
         per_pair_calls = calls
@@ -236,6 +218,17 @@ def command_line() -> str:
     return shlex.join([executable, *sys.argv])
 
 
+def git_commit() -> str:
+    """The checked-out commit, with "+ local changes" when the working tree differs from it."""
+    try:
+        run = lambda *cmd: subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        commit = run("rev-parse", "--short", "HEAD").strip()
+        dirty = run("status", "--porcelain", "--untracked-files=no").strip()
+        return commit + (" + local changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def nproc() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
 
@@ -249,9 +242,11 @@ def main(argv: list[str] | None = None) -> None:
         help="seconds the per-pair loop at K = 50 may take; beyond it a fixed subset of pairs is timed (default 180)",
     )
     parser.add_argument("--full", action="store_true", help="time the per-pair loop over every pair, however long")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1, as motifbench run)")
     parser.add_argument("--out", type=Path, default=RESULT, help=f"Markdown file to write (default {RESULT.relative_to(ROOT)})")
     args = parser.parse_args(argv)
 
+    torch.set_num_threads(args.threads)
     started = datetime.datetime.now().astimezone()
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, nproc {nproc()}", flush=True)
@@ -296,9 +291,9 @@ def main(argv: list[str] | None = None) -> None:
             "",
             "Written by `benchmarks/transition_batching.py`; do not edit by hand.",
             "",
-            f"- command: `{command_line()}` (from the repository root)",
+            f"- command: `{command_line()}` (from the repository root), at commit {git_commit()}",
             f"- date: {started.isoformat(timespec='seconds')}; the whole script took {total:.0f} s",
-            f"- torch {torch.__version__} ({torch.get_num_threads()} threads, the default), numpy {np.__version__}, "
+            f"- torch {torch.__version__} ({torch.get_num_threads()} threads, as `motifbench run` by default), numpy {np.__version__}, "
             f"Python {platform.python_version()}, device cpu",
             f"- nproc: {nproc()}; {load}",
             "",

@@ -1,0 +1,206 @@
+"""Small hand-written methods for the evaluator, CLI and record tests (not a test file).
+
+Each toy is a tiny, exactly predictable dynamical system, so a test can state the evaluator's
+result in advance:
+
+- ``Oracle(targets)``: produces every target exactly whatever its state (a tape recorder that
+  is handed the stream's targets by the test).
+- ``RestOnly(targets)``: produces the target only when started from its own rest state (all
+  zeros); from any other state it outputs garbage. Its end state is never the rest state.
+- ``Memory(targets, offset)``: its end state remembers which motif it produced last
+  (``id + 1``); it outputs ``target[b] + offset * state``, so the error of motif b tells which
+  state it was started from.
+- misbehaving methods (``Crashing``, ``GenerateRaises``, ``NaNOutput``, ...), each broken in
+  exactly one way; ``Crashing`` is also used by the CLI as ``toy_methods:Crashing``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from motifbench.method import Method, MethodCard, Settings, StreamInfo, hyperparameter
+from motifbench.streams import Motif
+
+
+class Toy(Method):
+    """Learns nothing, outputs zeros; rest state (B, n_state) of zeros, end state unchanged."""
+
+    card = MethodCard(name="toy", version="0", citation="motifbench tests", uses_sgd=False)
+    n_state = 2
+
+    def setup(self, info: StreamInfo, seed: int, device: str = "cpu") -> None:
+        self.info = info
+        self.seed = seed
+        self.learned: list[int] = []
+
+    def learn(self, motif: Motif) -> None:
+        self.learned.append(motif.motif_id)
+
+    def rest_state(self, batch: int) -> torch.Tensor:
+        return torch.zeros(batch, self.n_state)
+
+    def generate(
+        self,
+        ids: torch.Tensor,
+        state: torch.Tensor,
+        n_prep: int,
+        n_steps: int,
+        noise_std: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.zeros(len(ids), n_steps, self.info.d_out), state.clone()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"learned": list(self.learned)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.learned = list(state["learned"])
+
+    def parameter_count(self) -> int:
+        return 0
+
+
+class _KnowsTargets(Toy):
+    """A toy that the test hands the stream's targets (only the test does that)."""
+
+    def __init__(self, targets: Sequence[np.ndarray], **hyperparams: Any) -> None:
+        super().__init__(**hyperparams)
+        self.targets = [torch.as_tensor(np.array(t, dtype=np.float32)) for t in targets]
+
+    def _targets(self, ids: torch.Tensor, n_steps: int) -> torch.Tensor:
+        rows = [self.targets[int(i)] for i in ids]
+        assert all(len(t) == n_steps for t in rows), "rows of one generate call must share a length"
+        return torch.stack(rows) if rows else torch.zeros(0, n_steps, self.info.d_out)
+
+
+class Oracle(_KnowsTargets):
+    card = MethodCard(name="oracle", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        return self._targets(ids, n_steps), state + 1.0
+
+
+class RestOnly(_KnowsTargets):
+    """Correct only from the all-zero rest state; its end state is (id + 1, 1), never rest."""
+
+    card = MethodCard(name="rest_only", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        target = self._targets(ids, n_steps)
+        at_rest = (state == 0).all(dim=1)[:, None, None]
+        y = torch.where(at_rest, target, 3.0 - 2.0 * target)
+        end = torch.stack([ids.to(torch.float32) + 1.0, torch.ones(len(ids))], dim=1)
+        return y, end
+
+
+class Memory(_KnowsTargets):
+    """State (B, 1): its end state is id + 1, its output target[b] + offset * state[b]."""
+
+    card = MethodCard(name="memory", version="0", citation="motifbench tests", uses_sgd=False)
+    n_state = 1
+
+    def __init__(self, targets: Sequence[np.ndarray], offset: float = 0.1) -> None:
+        super().__init__(targets)
+        self.offset = offset
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        y = self._targets(ids, n_steps) + self.offset * state[:, :1, None]
+        end = ids.to(torch.float32)[:, None] + 1.0
+        return y, end
+
+
+# --- misbehaving methods: each broken in one way ------------------------------------------------
+
+
+class Crashing(Toy):
+    card = MethodCard(name="crashing", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def learn(self, motif: Motif) -> None:
+        raise RuntimeError("deliberate failure in learn")
+
+
+class GenerateRaises(Toy):
+    card = MethodCard(name="generate_raises", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        raise ValueError("deliberate failure in generate")
+
+
+class NaNOutput(Toy):
+    card = MethodCard(name="nan_output", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        y, end = super().generate(ids, state, n_prep, n_steps)
+        y[:, -1] = float("nan")
+        return y, end
+
+
+class WrongOutputShape(Toy):
+    """One step too few."""
+
+    card = MethodCard(name="wrong_output_shape", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        y, end = super().generate(ids, state, n_prep, n_steps)
+        return y[:, :-1], end
+
+
+class WrongStateShape(Toy):
+    """End state with one unit too many."""
+
+    card = MethodCard(name="wrong_state_shape", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        y, _ = super().generate(ids, state, n_prep, n_steps)
+        return y, torch.zeros(len(ids), self.n_state + 1)
+
+
+class WrongRestShape(Toy):
+    """rest_state(B) returns (B + 1, n_state)."""
+
+    card = MethodCard(name="wrong_rest_shape", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def rest_state(self, batch: int) -> torch.Tensor:
+        return torch.zeros(batch + 1, self.n_state)
+
+
+class NotAPair(Toy):
+    """generate returns the outputs alone instead of (outputs, end state)."""
+
+    card = MethodCard(name="not_a_pair", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        y, _ = super().generate(ids, state, n_prep, n_steps)
+        return y
+
+
+class ParameterCountRaises(Toy):
+    card = MethodCard(name="parameter_count_raises", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def parameter_count(self) -> int:
+        raise RuntimeError("deliberate failure in parameter_count")
+
+
+class BadDiagnostics(Toy):
+    """Runs fine, but its diagnostics hold a tensor (not JSON-serialisable)."""
+
+    card = MethodCard(name="bad_diagnostics", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {"loss": torch.tensor(0.5)}
+
+
+@dataclass(frozen=True)
+class _LrHyperparams(Settings):
+    lr: float = hyperparameter(0.1, "a learning rate nobody uses", low=0)
+
+
+class WithLr(Toy):
+    """A toy with one hyperparameter, ``lr``."""
+
+    card = MethodCard(name="with_lr", version="0", citation="motifbench tests", uses_sgd=False)
+    Hyperparams = _LrHyperparams
