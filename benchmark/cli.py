@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import registry
-from .method import HyperparameterError, Method, parse_hyperparameter
+from .method import HyperparameterError, Method, MethodError, parse_hyperparameter
+from .results import RecordError
 
 SUMMARY_COLUMNS = [
     "final_r2",
@@ -107,11 +108,13 @@ def check_device(device: str) -> None:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from .evaluator import EvalConfig, Evaluator
-    from .method import MethodError
-    from .results import RecordError, build_record, record_path, write_record
+    spec = registry.get_stream(args.stream)  # before the slow imports, so a typo is reported at once
+    if args.threads < 1:
+        raise UsageError(f"--threads {args.threads}: expected at least 1")
 
-    spec = registry.get_stream(args.stream)
+    from .evaluator import EvalConfig, Evaluator
+    from .results import build_record, record_path, write_record
+
     names = list(registry.METHODS) if args.method == "all" else [n for n in args.method.split(",") if n]
     if not names or len(set(names)) != len(names):
         raise UsageError(f"--method {args.method!r}: expected distinct method names, comma-separated")
@@ -143,19 +146,21 @@ def command_run(args: argparse.Namespace) -> int:
     for name, seed, overrides, path in runs:
         stream = spec.build(seed)
         method = methods[name](**per_method[name])
-        progress = Progress(f"{spec.name} {name} seed {seed}")
+        label = method.card.name
+        progress = Progress(f"{spec.name} {label} seed {seed}")
         try:
             evaluation = Evaluator(method, stream, seed, config, args.device, progress).run()
             record = build_record(stream, method, seed, args.device, config, overrides, evaluation)
             write_record(path, record, force=args.force)
-        except (MethodError, RecordError) as error:
+        except Exception as error:  # the method is untrusted code: report it, keep the other runs
             progress.done()
-            print(f"error: {spec.name} seed {seed}: {error}", file=sys.stderr)
+            message = str(error) if isinstance(error, (MethodError, RecordError)) else f"{type(error).__name__}: {error}"
+            print(f"error: {spec.name} {label} seed {seed}: {message}", file=sys.stderr)
             failures += 1
             continue
         progress.done()
         print(f"wrote {path}", file=sys.stderr)
-        rows.append({"method": name, "seed": seed, **evaluation.metrics, "time_s": evaluation.timings["total"]})
+        rows.append({"method": label, "seed": seed, **evaluation.metrics, "time_s": evaluation.timings["total"]})
     if rows:
         print(results_table(rows))
     return 1 if failures else 0

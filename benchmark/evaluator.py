@@ -46,7 +46,9 @@ class EvalConfig(Settings):
     prep_sweep_tau: tuple[float, ...] = hyperparameter(
         (0.0, 1.0, 2.0, 5.0, 10.0, 20.0), "preparation times of the transition sweep, in tau", low=0
     )
-    batch_limit: int = hyperparameter(4096, "most rows in one generate call", low=1)
+    batch_limit: int = hyperparameter(
+        4096, "most rows in one generate call (process-noise draws follow the chunks it makes)", low=1
+    )
 
 
 @dataclass
@@ -142,9 +144,12 @@ class Evaluator:
         self, ids: np.ndarray, start: torch.Tensor, n_prep: int, n_steps: int, noise_std: float, generator: Any
     ) -> tuple[np.ndarray, torch.Tensor]:
         batch = len(ids)
-        y, end = self._call(
+        result = self._call(
             "generate", self.method.generate, torch.as_tensor(ids), start, n_prep, n_steps, noise_std, generator
         )
+        if not isinstance(result, tuple) or len(result) != 2:
+            raise MethodError(f"method {self.name}: generate returned {type(result).__name__}, expected (y, state_end)")
+        y, end = result
         expected = (batch, n_steps, self.info.d_out)
         if not isinstance(y, torch.Tensor) or tuple(y.shape) != expected:
             got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
@@ -176,7 +181,7 @@ class Evaluator:
             tic = time.perf_counter()
             self._call(f"learn(motif {k})", self.method.learn, motif)
             timings["learn"].append(time.perf_counter() - tic)
-            parameter_counts.append(self.method.parameter_count())
+            parameter_counts.append(self._call("parameter_count", self.method.parameter_count))
 
             tic = time.perf_counter()
             ids = np.arange(k + 1)
@@ -283,7 +288,8 @@ class Evaluator:
     def damaged_final_r2(self, fraction: float) -> float:
         """final_r2 after removing ``fraction`` of the recurrent weights; the method is restored after."""
         snapshot = copy.deepcopy(self._call("state_dict", self.method.state_dict))
-        self._call("damage", self.method.damage, fraction, self._generator(4))
-        score = self.final_r2()
-        self._call("load_state_dict", self.method.load_state_dict, snapshot)
-        return score
+        try:
+            self._call("damage", self.method.damage, fraction, self._generator(4))
+            return self.final_r2()
+        finally:
+            self._call("load_state_dict", self.method.load_state_dict, snapshot)

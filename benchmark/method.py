@@ -83,6 +83,8 @@ class Settings:
             values = getattr(self, f.name)
             low, high = f.metadata.get("low"), f.metadata.get("high")
             for value in values if isinstance(values, tuple) else (values,):
+                if isinstance(value, float) and math.isnan(value):
+                    raise HyperparameterError(f"{f.name}={values!r} is not a number")
                 if (low is not None and value < low) or (high is not None and value > high):
                     raise HyperparameterError(f"{f.name}={values!r} is outside [{low}, {high}]")
 

@@ -65,7 +65,9 @@ def _jsonable(value: Any) -> Any:
     """NaN and infinities become null; numpy scalars and arrays become plain Python."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, (np.bool_, bool)):
         return bool(value)
@@ -77,10 +79,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def git_sha() -> str | None:
-    """The commit of the checkout motifbench runs from, if it is one."""
+    """The commit of the checkout motifbench runs from, if it is one; "-dirty" if it has changes."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -111,6 +117,7 @@ def write_record(path: Path, record: RunResult, force: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:
+        os.chmod(tmp, 0o644)
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()

@@ -157,11 +157,6 @@ def test_set_key_that_no_selected_method_has_is_an_error(tmp_path, capsys):
     assert not out_dir.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Settings bounds checks compare with < and >, which are False for NaN: --set eval.theta=nan "
-    "is accepted, the run goes ahead and writes a record whose theta is null",
-)
 def test_nan_setting_is_rejected(tmp_path, capsys):
     out_dir = tmp_path / "out"
     code, _, err = run(capsys, "run", "--stream", "smoke-v1", "--method", "zero", "--set", "eval.theta=nan",
@@ -170,11 +165,6 @@ def test_nan_setting_is_rejected(tmp_path, capsys):
     assert not out_dir.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="--threads 0 reaches torch.set_num_threads unchecked: a RuntimeError traceback instead of exit 2",
-)
 def test_bad_threads_is_a_usage_error(tmp_path, capsys):
     out_dir = tmp_path / "out"
     code, _, err = run(capsys, "run", "--stream", "smoke-v1", "--method", "zero", "--threads", "0",
@@ -237,12 +227,6 @@ def test_crashing_method_exits_1_and_the_others_keep_their_records(tmp_path, cap
     assert "| zero" in out and "crashing" not in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="a method whose diagnostics() is not JSON-serialisable makes RunResult.to_json raise TypeError, "
-    "which command_run does not catch: the whole command dies and the methods after it never run",
-)
 def test_method_with_unserialisable_diagnostics_does_not_stop_the_others(tmp_path, capsys, toy_path):
     code, _, err = run(capsys, "run", "--stream", "smoke-v1", "--method", "toy_methods:BadDiagnostics,zero",
                        "--out", str(tmp_path))

