@@ -115,12 +115,12 @@ class RateRNNMethod(Method):
     def fit(self, motifs: Sequence[Motif]) -> None:
         """Adam on BPTT over ``motifs`` (all in every batch) until fit or out of iterations."""
         hp = self.hp
-        ids = torch.arange(len(motifs)).repeat_interleave(hp.batch_size)
-        motif_ids = torch.tensor([m.motif_id for m in motifs], device=self.device)[ids.to(self.device)]
+        ids = torch.arange(len(motifs), device=self.device).repeat_interleave(hp.batch_size)
+        motif_ids = torch.tensor([m.motif_id for m in motifs], device=self.device)[ids]
         n_steps = max(m.n_steps for m in motifs)
         target, mask = _padded_targets(motifs, n_steps, self.device)
         target, mask = target[ids], mask[ids]
-        var = torch.tensor([float(m.target.var()) for m in motifs], device=self.device)[ids]
+        var = torch.tensor([float(m.target.var(dtype=np.float64)) for m in motifs], device=self.device)[ids]
         weight = mask / (var[:, None, None] * mask.sum(dim=(1, 2), keepdim=True))  # mean nmse per trial
         optimizer = torch.optim.Adam(self.model.parameters(), lr=hp.lr)
         recent: list[float] = []

@@ -61,6 +61,8 @@ class Stream:
         dims = {m.target.shape[1] for m in self.motifs}
         if len(dims) != 1:
             raise ValueError(f"stream {self.name}: motifs disagree on d_out {sorted(dims)}")
+        if len({(m.dt, m.tau) for m in self.motifs}) != 1:
+            raise ValueError(f"stream {self.name}: motifs disagree on dt or tau")
         if [m.motif_id for m in self.motifs] != list(range(len(self.motifs))):
             raise ValueError(f"stream {self.name}: motif ids must be 0..K-1 in stream order")
 

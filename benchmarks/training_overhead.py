@@ -19,12 +19,13 @@ What it measures, on stream ``smooth10-v1`` (seed 0), motif by motif over all 10
 
 The random draws match, so all three train the same network: with one iteration per motif
 their losses must agree to float rounding, which the script checks before timing.
-(a), (b) and (b') alternate (``--repeats`` rounds of a, b, b') so that a change of machine load
-hits all of them; the table gives medians and overhead = (x - b) / b. Unless ``--full-runs 0``,
-the complete ``Evaluator.run()`` (learning, per-motif tests and everything after the stream)
-runs too, interleaved, with the same hyperparameters; its ``timings["learn"]`` sum is row (a'').
+(a), (b) and (b') alternate (``--repeats`` rounds of a, b, b', the order rotated each round) so
+that a change of machine load hits all of them; the table gives medians and overhead =
+(x - b) / b. Unless ``--full-runs 0``, the complete ``Evaluator.run()`` (learning, per-motif
+tests and everything after the stream) runs too, after the first round, with the same
+hyperparameters; its ``timings["learn"]`` sum is row (a'').
 
-Run it from the repository root (about 4-5 minutes on a quiet 2-core machine):
+Run it from the repository root (about 3.5 minutes on a quiet 2-core machine):
 
     .venv/bin/python benchmarks/training_overhead.py
 
@@ -77,7 +78,12 @@ def check_settings(stream, iterations: int) -> None:
     """Fail loudly if motifbench's defaults drift from the constants the bare loop uses."""
     hp = motifbench_method(iterations).hp
     ours = dict(
-        n_hidden=N_HIDDEN, gain=GAIN, lr=LR, batch_size=BATCH_SIZE, init_state_std=INIT_STATE_STD, grad_clip=GRAD_CLIP,
+        n_hidden=N_HIDDEN,
+        gain=GAIN,
+        lr=LR,
+        batch_size=BATCH_SIZE,
+        init_state_std=INIT_STATE_STD,
+        grad_clip=GRAD_CLIP,
         patience=PATIENCE,
     )
     theirs = {name: getattr(hp, name) for name in ours}
@@ -199,13 +205,14 @@ def run_bare_fused(stream, iterations: int) -> tuple[float, float, list[float]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=60, help="Adam steps per motif (default 60)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each of (a), (b), (b'), interleaved (default 3)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each of (a), (b), (b') (default 3)")
     parser.add_argument("--full-runs", type=int, default=1, help="complete Evaluator.run(), interleaved (default 1)")
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch.set_num_threads (default 1, as `motifbench run`; 0: torch's default)"
+        "--threads", type=int, default=1, help="torch threads (default 1, as `motifbench run`; 0: torch's default)"
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"Markdown output (default {RESULTS})")
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines appear as they happen
     if args.repeats < 1 or args.iterations < 1:
         parser.error("--repeats and --iterations must be at least 1")
     if args.threads > 0:
@@ -230,20 +237,22 @@ def main(argv: list[str] | None = None) -> None:
     loss_gap = max(abs(x - y) for key in ("b", "b'") for x, y in zip(check["a"], check[key]))
     if not loss_gap <= 1e-4:
         raise SystemExit(f"(a), (b), (b') do not do the same work: losses differ by {loss_gap:.3g}")
-    print(f"  same-work check: losses of (a), (b), (b') after 1 iteration per motif agree to {loss_gap:.1e}", flush=True)
+    print(f"  same-work check: losses of (a), (b), (b') after 1 iteration per motif agree to {loss_gap:.1e}")
 
-    # The schedule interleaves a, b, b' (and the complete runs a'') so that load changes hit all.
+    # The schedule interleaves a, b, b' (and the complete runs a'') so that load changes hit all,
+    # and rotates their order each round.
     wall: dict[str, list[float]] = {"a": [], "b": [], "b'": [], "full": []}
     cpu: dict[str, list[float]] = {"a": [], "b": [], "b'": []}
     full_total: list[float] = []
     finals: dict[str, list[float]] = {}
     for repeat in range(max(args.repeats, args.full_runs)):
         if repeat < args.repeats:
-            for key, runner in runners.items():
-                seconds, cpu_seconds, finals[key] = runner(stream, args.iterations)
+            keys = list(runners)
+            for key in keys[repeat % 3 :] + keys[: repeat % 3]:  # a b b', b b' a, b' a b, ...: no path always first
+                seconds, cpu_seconds, finals[key] = runners[key](stream, args.iterations)
                 wall[key].append(seconds)
                 cpu[key].append(cpu_seconds)
-                print(f"  round {repeat + 1}: ({key:2}) learn {seconds:7.2f} s wall, {cpu_seconds:7.2f} s CPU", flush=True)
+                print(f"  round {repeat + 1}: ({key:2}) learn {seconds:7.2f} s wall, {cpu_seconds:7.2f} s CPU")
         if repeat < args.full_runs:
             seconds_per_motif, timings = run_full_evaluator(stream, args.iterations)
             wall["full"].append(sum(seconds_per_motif))

@@ -233,6 +233,12 @@ def test_stream_rejects_motifs_of_different_d_out():
         _stream([_motif(0, d_out=1), _motif(1, d_out=2)])
 
 
+def test_stream_rejects_motifs_of_different_timing():
+    slow = Motif(1, np.sin(np.linspace(0, 3, 10))[:, None], dt=0.004)
+    with pytest.raises(ValueError, match="dt or tau"):
+        _stream([_motif(0), slow])
+
+
 def test_stream_rejects_no_motifs():
     with pytest.raises(ValueError):
         _stream([])
