@@ -20,7 +20,7 @@ from motifbench.baselines.finetune import Finetune
 from motifbench.baselines.zero import Zero
 from motifbench.evaluator import EvalConfig, Evaluator
 from motifbench.method import MethodError
-from motifbench.streams import STREAMS, Motif, Stream
+from motifbench.streams import Motif, Stream
 
 
 def _load_toy_methods():
@@ -39,18 +39,6 @@ FINETUNE_SMALL = dict(max_iterations=30, n_hidden=32)
 K = 3  # motifs in smoke-v1
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small networks are fastest (and reproducible) on one CPU thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def smoke():
-    return STREAMS["smoke-v1"].build(0)
 
 
 def targets_of(stream):

@@ -11,7 +11,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 import motifbench
 from motifbench.baselines.finetune import Finetune
@@ -26,23 +25,11 @@ from motifbench.results import (
     record_path,
     write_record,
 )
-from motifbench.streams import STREAMS
 
 SMALL = EvalConfig(n_sequences=3, sequence_length=3, transition_repeats=2)
 K = 3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def smoke():
-    return STREAMS["smoke-v1"].build(0)
 
 
 def run_record(stream, method, seed=0, config=SMALL, overrides=None):

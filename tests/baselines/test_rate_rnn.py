@@ -1,0 +1,97 @@
+"""The shared rate RNN: its fused step is the formula, and the method helpers keep their promises."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from motifbench.baselines.finetune import Finetune
+from motifbench.baselines.rate_rnn import RateRNN
+from motifbench.evaluator import Evaluator
+from motifbench.method import HyperparameterError
+
+
+def reference_run(model: RateRNN, h, ids, n_prep, n_steps):
+    """h <- h + alpha (-h + W tanh(h) + W_in u + b), y = W_out tanh(h), written as the formula."""
+    K = model.n_motifs
+    outputs = []
+    for t in range(n_prep + n_steps):
+        u = torch.zeros(len(ids), K + 1)
+        u[torch.arange(len(ids)), ids] = 1.0
+        u[:, K] = 0.0 if t < n_prep else 1.0
+        h = h + model.alpha * (-h + torch.tanh(h) @ model.W.T + u @ model.W_in.T + model.b)
+        if t >= n_prep:
+            outputs.append(torch.tanh(h) @ model.W_out.T)
+    return torch.stack(outputs, dim=1), h
+
+
+def test_fused_step_is_the_formula():
+    model = RateRNN(16, 3, 2, gain=1.5, alpha=0.2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        model.b.normal_()
+        h0, ids = torch.randn(4, 16), torch.tensor([0, 2, 1, 2])
+        y, h = model(h0, ids, n_prep=5, n_steps=7)
+        y_ref, h_ref = reference_run(model, h0, ids, 5, 7)
+    assert y.shape == (4, 7, 2)
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(h, h_ref, rtol=1e-5, atol=1e-6)
+
+
+def test_zero_steps_give_an_empty_output():
+    model = RateRNN(8, 2, 1, gain=1.0, alpha=0.2, generator=torch.Generator().manual_seed(0))
+    y, _ = model(torch.zeros(3, 8), torch.tensor([0, 1, 0]), n_prep=4, n_steps=0)
+    assert y.shape == (3, 0, 1)
+
+
+@pytest.fixture()
+def method(smoke):
+    method = Finetune(n_hidden=24, max_iterations=5)
+    method.setup(Evaluator(method, smoke, 0).info, seed=0)
+    return method
+
+
+def test_parameter_count_counts_every_weight(method, smoke):
+    N, K, d = 24, len(smoke.motifs), smoke.d_out
+    assert method.parameter_count() == N * N + N * (K + 1) + N + d * N
+
+
+def test_damage_removes_the_fraction_and_state_dict_restores(method):
+    before = method.state_dict()
+    method.damage(0.25, torch.Generator().manual_seed(1))
+    W = method.model.W.detach()
+    removed = float((W == 0).float().mean())
+    assert removed == pytest.approx(0.25, abs=0.06)
+    torch.testing.assert_close(W[W != 0], before["model"]["W"][W != 0])
+    method.load_state_dict(before)
+    torch.testing.assert_close(method.model.W.detach(), before["model"]["W"])
+
+
+def test_generate_does_not_change_the_weights(method):
+    before = method.state_dict()
+    method.generate(torch.tensor([0, 1]), method.rest_state(2), 10, 20, noise_std=0.1,
+                    generator=torch.Generator().manual_seed(0))
+    for name, value in method.state_dict()["model"].items():
+        torch.testing.assert_close(value, before["model"][name])
+
+
+def test_process_noise_scales_with_the_state():
+    model = RateRNN(32, 1, 1, gain=1.0, alpha=0.2, generator=torch.Generator().manual_seed(0))
+    h0, ids = torch.randn(64, 32), torch.zeros(64, dtype=torch.long)
+    with torch.no_grad():
+        _, quiet = model(h0, ids, 0, 1)
+        _, noisy = model(h0, ids, 0, 1, noise_std=0.5, generator=torch.Generator().manual_seed(0))
+    ratio = ((noisy - quiet).pow(2).mean(1).sqrt() / quiet.pow(2).mean(1).sqrt()).mean()
+    assert float(ratio) == pytest.approx(0.5 * math.sqrt(0.2), rel=0.15)
+
+
+@pytest.mark.parametrize("bad", [dict(n_hidden=0), dict(lr=-1.0), dict(batch_size=0), dict(unknown=1)])
+def test_bad_hyperparameters_are_refused(bad):
+    with pytest.raises(HyperparameterError):
+        Finetune(**bad)
+
+
+def test_training_log_records_iterations(method, smoke):
+    method.learn(smoke.motifs[0])
+    log = method.diagnostics()["training"]
+    assert log[0]["iterations"] == 5 and np.isfinite(log[0]["train_nmse"])

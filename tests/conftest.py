@@ -1,0 +1,21 @@
+"""Fixtures shared by every test folder."""
+
+import pytest
+import torch
+
+from motifbench.streams import STREAMS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """Small networks are fastest (and reproducible) on one CPU thread, as `motifbench run` uses."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def smoke():
+    """The smoke-v1 stream with seed 0 (3 motifs, 1-D, 25 steps)."""
+    return STREAMS["smoke-v1"].build(0)
