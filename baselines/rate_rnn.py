@@ -29,7 +29,8 @@ from motifbench.streams import Motif
 
 
 class RateRNN(nn.Module):
-    """W (N, N), W_in (N, K + 1), b (N,), W_out (d_out, N); ``alpha`` = dt / tau."""
+    """W (N, N), W_in (N, K + 1): K cue columns then the go column, b (N,), W_out (d_out, N);
+    ``alpha`` = dt / tau."""
 
     def __init__(self, n_hidden: int, n_motifs: int, d_out: int, gain: float, alpha: float, generator: torch.Generator):
         super().__init__()
@@ -49,19 +50,45 @@ class RateRNN(nn.Module):
         n_steps: int,
         noise_std: float = 0.0,
         generator: torch.Generator | None = None,
+        gates: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """h (B, N), ids (B,) -> y (B, n_steps, d_out), h at the end (B, N)."""
+        """h (B, N), ids (B,) -> y (B, n_steps, d_out), h at the end (B, N), cued by W_in's columns."""
+        return self.run(h, self.W_in[:, ids].T, n_prep, n_steps, noise_std, generator, gates)
+
+    def run(
+        self,
+        h: torch.Tensor,
+        cue: torch.Tensor,
+        n_prep: int,
+        n_steps: int,
+        noise_std: float = 0.0,
+        generator: torch.Generator | None = None,
+        gates: torch.Tensor | None = None,
+        low_rank: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The dynamics for given input vectors ``cue`` (B, N); the go input is W_in's last column.
+
+        ``gates`` (B, N), if given, multiplies the state at the start and after every step
+        (units gated to 0 are silent: their rate is 0). ``low_rank`` = (U, V), each (B, N, r),
+        adds U_b V_b^T to row b's recurrent weights."""
         a = self.alpha
-        cue = a * (self.W_in[:, ids].T + self.b)  # (B, N), the input drive times alpha
-        go = cue + a * self.W_in[:, self.n_motifs]
+        if gates is not None:
+            h = h * gates
+        cue = a * (cue + self.b)  # (B, N), the input drive times alpha
+        go = cue + a * self.W_in[:, -1]
         scaled_W = a * self.W.T
         r = torch.tanh(h)
         rates = []
         for t in range(n_prep + n_steps):
             # h <- (1 - a) h + a (W r + drive), fused into two operations
             h = torch.add(torch.addmm(cue if t < n_prep else go, r, scaled_W), h, alpha=1 - a)
+            if low_rank is not None:
+                U, V = low_rank
+                h = h + a * torch.bmm(torch.bmm(r.unsqueeze(1), V), U.transpose(1, 2)).squeeze(1)
             if noise_std > 0:
                 h = h + state_noise(h, noise_std, a, generator)
+            if gates is not None:
+                h = h * gates
             r = torch.tanh(h)
             if t >= n_prep:
                 rates.append(r)
@@ -92,13 +119,36 @@ class RateRNNMethod(Method):
         self.info = info
         self.device = torch.device(device)
         self.generator = torch.Generator().manual_seed(seed)
-        self.model = RateRNN(
-            self.hp.n_hidden, info.n_motifs, info.d_out, self.hp.gain, info.dt / info.tau, self.generator
-        ).to(self.device)
+        self.model = self.make_model(info.n_motifs).to(self.device)
         self.training_log: list[dict[str, float]] = []
 
     def rest_state(self, batch: int) -> torch.Tensor:
         return torch.zeros(batch, self.hp.n_hidden, device=self.device)
+
+    def make_model(self, n_cues: int) -> RateRNN:
+        """The network, with ``n_cues`` cue columns in W_in (one per motif) besides the go column."""
+        info = self.info
+        return RateRNN(self.hp.n_hidden, n_cues, info.d_out, self.hp.gain, info.dt / info.tau, self.generator)
+
+    def forward(
+        self,
+        h: torch.Tensor,
+        ids: torch.Tensor,
+        n_prep: int,
+        n_steps: int,
+        noise_std: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The dynamics used by both ``fit`` and ``generate``; subclasses that change them override this."""
+        return self.model(h, ids, n_prep, n_steps, noise_std, generator)
+
+    def trainable_parameters(self, motifs: Sequence[Motif]) -> list[nn.Parameter]:
+        """What ``fit`` trains on ``motifs``: every weight of the network unless a subclass says otherwise."""
+        return list(self.model.parameters())
+
+    def penalty(self) -> torch.Tensor | None:
+        """A regulariser added to the training loss (None: none)."""
+        return None
 
     @torch.no_grad()
     def generate(
@@ -110,11 +160,14 @@ class RateRNNMethod(Method):
         noise_std: float = 0.0,
         generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model(state.to(self.device), ids.to(self.device), n_prep, n_steps, noise_std, generator)
+        return self.forward(state.to(self.device), ids.to(self.device), n_prep, n_steps, noise_std, generator)
 
-    def fit(self, motifs: Sequence[Motif]) -> None:
-        """Adam on BPTT over ``motifs`` (all in every batch) until fit or out of iterations."""
+    def fit(self, motifs: Sequence[Motif], max_iterations: int | None = None) -> None:
+        """Adam on BPTT over ``motifs`` (all in every batch) until fit or out of iterations
+        (``max_iterations``, by default the hyperparameter)."""
         hp = self.hp
+        max_iterations = hp.max_iterations if max_iterations is None else max_iterations
+        trainable = self.trainable_parameters(motifs)
         ids = torch.arange(len(motifs), device=self.device).repeat_interleave(hp.batch_size)
         motif_ids = torch.tensor([m.motif_id for m in motifs], device=self.device)[ids]
         n_steps = max(m.n_steps for m in motifs)
@@ -122,19 +175,19 @@ class RateRNNMethod(Method):
         target, mask = target[ids], mask[ids]
         var = torch.tensor([float(m.target.var(dtype=np.float64)) for m in motifs], device=self.device)[ids]
         weight = mask / (var[:, None, None] * mask.sum(dim=(1, 2), keepdim=True))  # mean nmse per trial
-        optimizer = torch.optim.Adam(self.model.parameters(), lr=hp.lr)
+        optimizer = torch.optim.Adam(trainable, lr=hp.lr)
         recent: list[float] = []
         iterations = 0
-        while iterations < hp.max_iterations:
+        while iterations < max_iterations:
             iterations += 1
-            scale = torch.rand(len(ids), 1, generator=self.generator) * hp.init_state_std
-            h0 = (torch.randn(len(ids), hp.n_hidden, generator=self.generator) * scale).to(self.device)
-            y, _ = self.model(h0, motif_ids, self.info.n_prep, n_steps)
+            h0 = self.random_states(len(ids))
+            y, _ = self.forward(h0, motif_ids, self.info.n_prep, n_steps)
             loss = ((y - target) ** 2 * weight).sum() / len(ids)
+            penalty = self.penalty()
             optimizer.zero_grad()
-            loss.backward()
+            (loss if penalty is None else loss + penalty).backward()
             if hp.grad_clip > 0:
-                nn.utils.clip_grad_norm_(self.model.parameters(), hp.grad_clip)
+                nn.utils.clip_grad_norm_(trainable, hp.grad_clip)
             optimizer.step()
             recent = (recent + [loss.item()])[-hp.patience :]
             if len(recent) == hp.patience and np.mean(recent) <= hp.fit_nmse:
@@ -143,6 +196,11 @@ class RateRNNMethod(Method):
 
     def diagnostics(self) -> dict[str, Any]:
         return {"training": self.training_log}
+
+    def random_states(self, batch: int) -> torch.Tensor:
+        """Training's initial states (B, N): h0 ~ N(0, s^2), s ~ U(0, init_state_std) per trial."""
+        scale = torch.rand(batch, 1, generator=self.generator) * self.hp.init_state_std
+        return (torch.randn(batch, self.hp.n_hidden, generator=self.generator) * scale).to(self.device)
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": copy.deepcopy(self.model.state_dict())}

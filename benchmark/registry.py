@@ -17,6 +17,10 @@ METHODS: dict[str, str] = {
     "zero": "motifbench.baselines.zero:Zero",
     "finetune": "motifbench.baselines.finetune:Finetune",
     "joint": "motifbench.baselines.joint:Joint",
+    "ewc": "motifbench.baselines.ewc:EWC",
+    "context_gating": "motifbench.baselines.context_gating:ContextGating",
+    "ann_additive": "motifbench.baselines.ann_additive:ANNAdditive",
+    "ann_multiplicative": "motifbench.baselines.ann_multiplicative:ANNMultiplicative",
 }
 
 

@@ -353,9 +353,9 @@ def test_same_seed_same_results_different_seed_different_R(smoke, finetune_run):
         ("Crashing", r"learn.*RuntimeError.*deliberate failure in learn"),
         ("GenerateRaises", r"generate.*ValueError.*deliberate failure in generate"),
         ("NaNOutput", r"generate.*NaN"),
-        ("WrongOutputShape", r"generate.*outputs of shape \(1, 24, 1\), expected \(1, 25, 1\)"),
-        ("WrongStateShape", r"generate.*state of shape \(1, 3\), expected \(1, 2\)"),
-        ("WrongRestShape", r"rest_state\(1\).*\(2, 2\)"),
+        ("WrongOutputShape", r"generate.*outputs of shape \(3, 24, 1\), expected \(3, 25, 1\)"),
+        ("WrongStateShape", r"generate.*state of shape \(3, 3\), expected \(3, 2\)"),
+        ("WrongRestShape", r"rest_state\(3\).*\(4, 2\)"),
     ],
 )
 def test_misbehaving_method_raises_a_one_line_method_error(toy, pattern, smoke):
