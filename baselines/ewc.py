@@ -15,8 +15,10 @@ outputs, which is unbiased for it. Unlike the squared gradient of the batch-mean
 (Avalanche's EWCPlugin), it does not vanish once a motif is fit, because it does not depend
 on the residual. Trials start from the same random initial states as training.
 
-Hyperparameters: those of ``RateRNNHyperparams`` (``rate_rnn.py``) plus ``ewc_lambda``,
-``decay`` and ``fisher_trials``.
+Hyperparameters: those of ``RateRNNHyperparams`` (``rate_rnn.py``, with ``max_iterations``
+800) plus ``ewc_lambda``, ``decay`` and ``fisher_trials``. On smooth10-v1 (seed 0) lambda = 30
+learned better but forgot more (plasticity 0.92, forgetting 0.35), lambda = 1000 the reverse
+(0.60, 0.07); 100 keeps plasticity above 0.9 with forgetting near 0.1.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ from motifbench.streams import Motif
 
 @dataclass(frozen=True)
 class EWCHyperparams(RateRNNHyperparams):
-    ewc_lambda: float = hyperparameter(1000.0, "strength of the penalty (the Fisher is per nmse unit)", low=0)
+    ewc_lambda: float = hyperparameter(100.0, "strength of the penalty (the Fisher is per nmse unit)", low=0)
+    max_iterations: int = hyperparameter(
+        800, "Adam steps per motif at most (the penalty keeps the loss above fit_nmse: most motifs use them all)", low=0
+    )
     decay: float = hyperparameter(1.0, "online EWC: F* <- decay F* + F_k", low=0, high=1)
     fisher_trials: int = hyperparameter(32, "trials (batch of 1 each) in each motif's Fisher estimate", low=1)
 
