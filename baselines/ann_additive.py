@@ -13,8 +13,9 @@ motif k then trains only its own input vector c_k (N,), from random initial stat
 Nothing shared changes after the pre-training, so learning motif k cannot change another
 motif's output: the method is isolated by construction.
 
-Hyperparameters: those of ``RateRNNHyperparams`` (``rate_rnn.py``; they govern both the
-pre-training and each motif's training) plus ``repertoire`` and ``pretrain_iterations``.
+Hyperparameters: those of ``RateRNNHyperparams`` (``rate_rnn.py``; they govern the
+pre-training, and each motif's training but for its learning rate ``motif_lr`` and
+``max_iterations`` 500) plus ``repertoire``, ``pretrain_iterations`` and ``motif_lr``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from motifbench.streams import Motif, smooth_trajectory
 @dataclass(frozen=True)
 class ANNAdditiveHyperparams(RateRNNHyperparams):
     repertoire: int = hyperparameter(3, "motifs of the method's own repertoire the shared network is pre-trained on", low=1)
-    pretrain_iterations: int = hyperparameter(3000, "Adam steps of the pre-training at most", low=0)
+    pretrain_iterations: int = hyperparameter(3000, "Adam steps of the pre-training at most (learning rate lr)", low=0)
+    motif_lr: float = hyperparameter(0.03, "Adam learning rate of a motif's own parameters", low=0)
+    max_iterations: int = hyperparameter(500, "Adam steps per learned motif at most", low=0)
 
 
 class ANNAdditive(RateRNNMethod):
@@ -95,7 +98,7 @@ class ANNAdditive(RateRNNMethod):
         return self.model.run(h, cue, n_prep, n_steps, noise_std, generator)
 
     def learn(self, motif: Motif) -> None:
-        self.fit([motif])
+        self.fit([motif], lr=self.hp.motif_lr)
         self.learned.append(motif.motif_id)
 
     def state_dict(self) -> dict[str, Any]:

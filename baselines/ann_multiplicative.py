@@ -14,7 +14,8 @@ recurrent weights, used only while motif k is cued:
 U_k, V_k are (N, rank); V_k starts at 0, so a new motif starts from the shared dynamics.
 Isolated by construction.
 
-Hyperparameters: those of ``ANNAdditiveHyperparams`` (``ann_additive.py``) plus ``rank``.
+Hyperparameters: those of ``ANNAdditiveHyperparams`` (``ann_additive.py``, with ``motif_lr``
+3e-3) plus ``rank``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from motifbench.method import MethodCard, hyperparameter
 @dataclass(frozen=True)
 class ANNMultiplicativeHyperparams(ANNAdditiveHyperparams):
     rank: int = hyperparameter(4, "rank of each motif's change of the recurrent weights", low=1)
+    motif_lr: float = hyperparameter(3e-3, "Adam learning rate of a motif's own parameters", low=0)
 
 
 class ANNMultiplicative(ANNAdditive):

@@ -6,15 +6,21 @@ Avalanche ``SupervisedTemplate`` strategy on the same ``RateRNN`` that motifbenc
 baselines train (``rate_rnn.py``); the subclasses differ only in which Avalanche strategy class
 they build and its arguments:
 
-==================  ================================  ========================================
-method              Avalanche class (training.*)      its arguments here
-==================  ================================  ========================================
-avalanche_naive     ``Naive``                         (none)
-avalanche_ewc       ``EWC`` (``EWCPlugin``)           ewc_lambda, mode=ewc_mode, decay_factor
-avalanche_si        ``SynapticIntelligence``          si_lambda, eps=si_eps
-avalanche_lwf       ``LwF`` (``LwFPlugin``)           alpha=lwf_alpha, temperature=lwf_temperature
-avalanche_replay    ``Replay`` (``ReplayPlugin``)     mem_size
-==================  ================================  ========================================
+==================  ==========================================  ==================================
+method              Avalanche class                             its arguments here
+==================  ==========================================  ==================================
+avalanche_naive     ``training.Naive``                          (none)
+avalanche_ewc       ``training.EWC`` (``EWCPlugin``)            ewc_lambda, mode=ewc_mode,
+                                                                decay_factor (online mode only)
+avalanche_si        ``SupervisedTemplate`` + a                  si_lambda, eps=si_eps
+                    ``SynapticIntelligencePlugin`` subclass
+                    that copies its weight snapshots (what
+                    ``training.SynapticIntelligence`` builds,
+                    but it works on CPU; see ``AvalancheSI``)
+avalanche_lwf       ``training.LwF`` (``LwFPlugin``)            alpha=lwf_alpha,
+                                                                temperature=lwf_temperature
+avalanche_replay    ``training.Replay`` (``ReplayPlugin``)      mem_size
+==================  ==========================================  ==================================
 
 Every strategy gets: ``model`` = a wrapper whose ``forward(x)`` takes a mini-batch of motif ids,
 draws the trials' random initial states with the method's ``random_states`` (seeded generator),

@@ -162,9 +162,9 @@ class RateRNNMethod(Method):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         return self.forward(state.to(self.device), ids.to(self.device), n_prep, n_steps, noise_std, generator)
 
-    def fit(self, motifs: Sequence[Motif], max_iterations: int | None = None) -> None:
+    def fit(self, motifs: Sequence[Motif], max_iterations: int | None = None, lr: float | None = None) -> None:
         """Adam on BPTT over ``motifs`` (all in every batch) until fit or out of iterations
-        (``max_iterations``, by default the hyperparameter)."""
+        (``max_iterations`` and ``lr`` default to the hyperparameters)."""
         hp = self.hp
         max_iterations = hp.max_iterations if max_iterations is None else max_iterations
         trainable = self.trainable_parameters(motifs)
@@ -175,7 +175,7 @@ class RateRNNMethod(Method):
         target, mask = target[ids], mask[ids]
         var = torch.tensor([float(m.target.var(dtype=np.float64)) for m in motifs], device=self.device)[ids]
         weight = mask / (var[:, None, None] * mask.sum(dim=(1, 2), keepdim=True))  # mean nmse per trial
-        optimizer = torch.optim.Adam(trainable, lr=hp.lr)
+        optimizer = torch.optim.Adam(trainable, lr=hp.lr if lr is None else lr)
         recent: list[float] = []
         iterations = 0
         while iterations < max_iterations:
