@@ -24,7 +24,8 @@ from __future__ import annotations
 import contextlib
 import typing
 import warnings
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import nn

@@ -21,6 +21,11 @@ METHODS: dict[str, str] = {
     "context_gating": "motifbench.baselines.context_gating:ContextGating",
     "ann_additive": "motifbench.baselines.ann_additive:ANNAdditive",
     "ann_multiplicative": "motifbench.baselines.ann_multiplicative:ANNMultiplicative",
+    "avalanche_naive": "motifbench.baselines.avalanche_strategies:AvalancheNaive",
+    "avalanche_ewc": "motifbench.baselines.avalanche_strategies:AvalancheEWC",
+    "avalanche_si": "motifbench.baselines.avalanche_strategies:AvalancheSI",
+    "avalanche_lwf": "motifbench.baselines.avalanche_strategies:AvalancheLwF",
+    "avalanche_replay": "motifbench.baselines.avalanche_strategies:AvalancheReplay",
 }
 
 
