@@ -58,16 +58,6 @@ class ANNMultiplicative(ANNAdditive):
         params = self.motif_params
         return [params.inputs[motif_id], params.U[motif_id], params.V[motif_id]]
 
-    def forward(
-        self,
-        h: torch.Tensor,
-        ids: torch.Tensor,
-        n_prep: int,
-        n_steps: int,
-        noise_std: float = 0.0,
-        generator: torch.Generator | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def low_rank(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         params = self.motif_params
-        cue = torch.stack(list(params.inputs))[ids]
-        low_rank = (torch.stack(list(params.U))[ids], torch.stack(list(params.V))[ids])
-        return self.model.run(h, cue, n_prep, n_steps, noise_std, generator, low_rank=low_rank)
+        return torch.stack(list(params.U))[ids], torch.stack(list(params.V))[ids]
