@@ -10,8 +10,10 @@ import difflib
 import importlib
 
 from .method import Method
-from .metrics import METRICS, MetricSpec
+from .metrics import METRICS
 from .streams import STREAMS, StreamSpec
+
+__all__ = ["METHODS", "METRICS", "STREAMS", "UnknownNameError", "get_method", "get_stream"]
 
 METHODS: dict[str, str] = {
     "zero": "motifbench.baselines.zero:Zero",
@@ -43,10 +45,6 @@ def _lookup(kind: str, name: str, table: dict) -> object:
 
 def get_stream(name: str) -> StreamSpec:
     return _lookup("stream", name, STREAMS)
-
-
-def get_metric(name: str) -> MetricSpec:
-    return _lookup("metric", name, METRICS)
 
 
 def get_method(name: str) -> type[Method]:

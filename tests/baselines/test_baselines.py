@@ -1,6 +1,5 @@
 """zero, finetune and joint through the evaluator on smoke-v1: each does what it is for."""
 
-import pytest
 
 from motifbench.baselines.finetune import Finetune
 from motifbench.baselines.joint import Joint
