@@ -264,7 +264,8 @@ class AvalancheStrategy(RateRNNMethod):
 
 
 def _plugin(strategy: Any, class_name: str) -> Any:
-    return next(p for p in strategy.plugins if type(p).__name__ == class_name)
+    """The strategy's plugin whose class name contains ``class_name`` (subclasses included)."""
+    return next(p for p in strategy.plugins if class_name in type(p).__name__)
 
 
 def _short(name: str) -> str:
@@ -439,8 +440,7 @@ class AvalancheSI(AvalancheStrategy):
         return SupervisedTemplate(**common)
 
     def after_experience(self, k: int) -> None:
-        plugin = next(p for p in self.strategy.plugins if "SynapticIntelligencePlugin" in type(p).__name__)
-        omega = plugin.ewc_data[1]
+        omega = _plugin(self.strategy, "SynapticIntelligencePlugin").ewc_data[1]
         entry = {f"mean_Omega_{_short(n)}": float(o.data.mean()) for n, o in omega.items()}
         values = torch.cat([o.data.flatten() for o in omega.values()])
         entry["fraction_at_cap"] = float((values >= 0.001).float().mean())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import registry
-from .method import HyperparameterError, Method, MethodError, parse_hyperparameter
+from .method import HyperparameterError, Method, MethodError, parse_hyperparameter, setting_names
 from .results import RecordError
 
 SUMMARY_COLUMNS = [
@@ -78,7 +78,7 @@ def parse_sets(items: Sequence[str], methods: dict[str, type[Method]]) -> tuple[
             continue
         if target and target not in methods:
             raise UsageError(f"--set {item!r}: method {target!r} is not among those run ({', '.join(methods)})")
-        targets = [target] if target else [n for n, cls in methods.items() if _has_field(cls.Hyperparams, field)]
+        targets = [target] if target else [n for n, cls in methods.items() if field in setting_names(cls.Hyperparams)]
         if not targets:
             raise UsageError(f"--set {item!r}: no selected method has a hyperparameter {field!r}")
         for name in targets:
@@ -86,13 +86,8 @@ def parse_sets(items: Sequence[str], methods: dict[str, type[Method]]) -> tuple[
     return eval_overrides, per_method
 
 
-def _has_field(settings_type: type, field: str) -> bool:
-    return field in {f.name for f in dataclasses.fields(settings_type)}
-
-
 def _parse_field(settings_type: type, owner: str, field: str, value: str) -> Any:
-    if not _has_field(settings_type, field):
-        names = sorted(f.name for f in dataclasses.fields(settings_type))
+    if field not in (names := setting_names(settings_type)):
         raise UsageError(f"--set: {owner} has no setting {field!r} (it has: {', '.join(names) or 'none'})")
     try:
         return parse_hyperparameter(settings_type, field, value)

@@ -89,6 +89,11 @@ class Settings:
                     raise HyperparameterError(f"{f.name}={values!r} is outside [{low}, {high}]")
 
 
+def setting_names(settings_type: type) -> list[str]:
+    """The names of a ``Settings`` class's fields, sorted."""
+    return sorted(f.name for f in dataclasses.fields(settings_type))
+
+
 def parse_hyperparameter(hyperparams_type: type, key: str, text: str) -> Any:
     """Convert ``--set key=text`` to the type that the field of a ``Settings`` class declares."""
     hints = typing.get_type_hints(hyperparams_type)
@@ -114,11 +119,11 @@ class Method:
     Hyperparams: ClassVar[type] = Settings
 
     def __init__(self, **hyperparams: Any) -> None:
-        names = {f.name for f in dataclasses.fields(self.Hyperparams)}
-        unknown = sorted(set(hyperparams) - names)
+        names = setting_names(self.Hyperparams)
+        unknown = sorted(set(hyperparams) - set(names))
         if unknown:
             raise HyperparameterError(
-                f"method {self.card.name} has no hyperparameter {unknown[0]!r} (it has: {', '.join(sorted(names)) or 'none'})"
+                f"method {self.card.name} has no hyperparameter {unknown[0]!r} (it has: {', '.join(names) or 'none'})"
             )
         self.hp = self.Hyperparams(**hyperparams)
 
