@@ -95,10 +95,16 @@ class ANNAdditive(RateRNNMethod):
         generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         cue = torch.stack(list(self.motif_params.inputs))[ids]
-        return self.model.run(h, cue, n_prep, n_steps, noise_std, generator, low_rank=self.low_rank(ids))
+        return self.model.run(
+            h, cue, n_prep, n_steps, noise_std, generator, low_rank=self.low_rank(ids), prep_cue=self.prep_cue(ids)
+        )
 
     def low_rank(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Per-row change of the recurrent weights (U, V), each (B, N, rank): none here."""
+        return None
+
+    def prep_cue(self, ids: torch.Tensor) -> torch.Tensor | None:
+        """Per-row input of the preparatory period (B, N): None, the motif's own input vector."""
         return None
 
     def learn(self, motif: Motif) -> None:

@@ -65,17 +65,19 @@ class RateRNN(nn.Module):
         generator: torch.Generator | None = None,
         gates: torch.Tensor | None = None,
         low_rank: tuple[torch.Tensor, torch.Tensor] | None = None,
+        prep_cue: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The dynamics for given input vectors ``cue`` (B, N); the go input is W_in's last column.
 
         ``gates`` (B, N), if given, multiplies the state at the start and after every step
         (units gated to 0 are silent: their rate is 0). ``low_rank`` = (U, V), each (B, N, r),
-        adds U_b V_b^T to row b's recurrent weights."""
+        adds U_b V_b^T to row b's recurrent weights. ``prep_cue`` (B, N), if given, replaces
+        ``cue`` during the preparatory period."""
         a = self.alpha
         if gates is not None:
             h = h * gates
-        cue = a * (cue + self.b)  # (B, N), the input drive times alpha
-        go = cue + a * self.W_in[:, -1]
+        go = a * (cue + self.b) + a * self.W_in[:, -1]  # (B, N), the production drive times alpha
+        cue = a * ((cue if prep_cue is None else prep_cue) + self.b)  # the preparatory drive
         scaled_W = a * self.W.T
         r = torch.tanh(h)
         rates = []
@@ -146,6 +148,13 @@ class RateRNNMethod(Method):
         """What ``fit`` trains on ``motifs``: every weight of the network unless a subclass says otherwise."""
         return list(self.model.parameters())
 
+    def training_trials(self, motif_ids: torch.Tensor, n_steps: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One iteration's trials (B = len(motif_ids)): the outputs (B, n_steps, d_out) that the
+        training nmse scores, and a loss term of the method's own that counts toward the fit
+        (None: none). Here: from random initial states through the default preparatory period."""
+        y, _ = self.forward(self.random_states(len(motif_ids)), motif_ids, self.info.n_prep, n_steps)
+        return y, None
+
     def penalty(self) -> torch.Tensor | None:
         """A regulariser added to the training loss (None: none)."""
         return None
@@ -180,9 +189,10 @@ class RateRNNMethod(Method):
         iterations = 0
         while iterations < max_iterations:
             iterations += 1
-            h0 = self.random_states(len(ids))
-            y, _ = self.forward(h0, motif_ids, self.info.n_prep, n_steps)
+            y, auxiliary = self.training_trials(motif_ids, n_steps)
             loss = ((y - target) ** 2 * weight).sum() / len(ids)
+            if auxiliary is not None:
+                loss = loss + auxiliary
             penalty = self.penalty()
             optimizer.zero_grad()
             (loss if penalty is None else loss + penalty).backward()

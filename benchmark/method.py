@@ -89,6 +89,13 @@ class Settings:
                     raise HyperparameterError(f"{f.name}={values!r} is outside [{low}, {high}]")
 
 
+def ordered_pair(name: str, values: tuple[float, ...]) -> tuple[float, float]:
+    """A setting that is a range: (low, high) with low <= high, or a HyperparameterError."""
+    if len(values) != 2 or values[0] > values[1]:
+        raise HyperparameterError(f"{name}={','.join(map(str, values))}: expected two values, low,high")
+    return values[0], values[1]
+
+
 def setting_names(settings_type: type) -> list[str]:
     """The names of a ``Settings`` class's fields, sorted."""
     return sorted(f.name for f in dataclasses.fields(settings_type))

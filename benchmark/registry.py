@@ -23,6 +23,7 @@ METHODS: dict[str, str] = {
     "context_gating": "motifbench.baselines.context_gating:ContextGating",
     "ann_additive": "motifbench.baselines.ann_additive:ANNAdditive",
     "ann_multiplicative": "motifbench.baselines.ann_multiplicative:ANNMultiplicative",
+    "ann_prep": "motifbench.baselines.ann_prep:ANNPrep",
     "thalamocortical": "motifbench.methods.thalamocortical:Thalamocortical",
     "avalanche_naive": "motifbench.baselines.avalanche_strategies:AvalancheNaive",
     "avalanche_ewc": "motifbench.baselines.avalanche_strategies:AvalancheEWC",

@@ -41,7 +41,16 @@ import scipy.linalg
 import scipy.optimize
 import torch
 
-from motifbench.method import HyperparameterError, Method, MethodCard, Settings, StreamInfo, hyperparameter, state_noise
+from motifbench.method import (
+    HyperparameterError,
+    Method,
+    MethodCard,
+    Settings,
+    StreamInfo,
+    hyperparameter,
+    ordered_pair,
+    state_noise,
+)
 from motifbench.streams import Motif
 
 BLOCK = 16  # rows per propagator product: a fixed shape makes each row's rounding independent of the batch
@@ -90,8 +99,7 @@ class Thalamocortical(Method):
         hp = self.hp
         if hp.loop_rank < info.d_out:
             raise HyperparameterError(f"loop_rank={hp.loop_rank} is below the output dimension {info.d_out}")
-        if len(hp.decay_range) != 2 or hp.decay_range[0] >= hp.decay_range[1]:
-            raise HyperparameterError(f"decay_range={hp.decay_range!r}: expected slowest,fastest with slowest < fastest")
+        ordered_pair("decay_range", hp.decay_range)
         self.info, self.device = info, torch.device(device)
         self.dt = info.dt / info.tau
         self.rng = np.random.default_rng([seed, 4099])
