@@ -41,7 +41,7 @@ class ANNPrepHyperparams(ANNAdditiveHyperparams):
         (2.0, 20.0), "shortest and longest preparatory period of a training trial, in tau", low=0
     )
     prep_weight: float = hyperparameter(1.0, "weight of the preparation's squared distance to the start state", low=0)
-    start_noise: float = hyperparameter(0.1, "std of the perturbation of the start state in training, relative to its rms", low=0)
+    start_noise: float = hyperparameter(0.1, "std of the training start state's perturbation, relative to its rms", low=0)
     init_state_std: float = hyperparameter(2.0, "largest std of the random states the preparation starts from", low=0)
 
 

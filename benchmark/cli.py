@@ -118,8 +118,10 @@ def command_run(args: argparse.Namespace) -> int:
     eval_overrides, per_method = parse_sets(args.set, methods)
     check_device(args.device)
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)  # numpy's and scipy's BLAS as well
     try:
         config = EvalConfig(**eval_overrides)
         for name, cls in methods.items():
@@ -212,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     run.add_argument("--force", action="store_true", help="replace existing records")
     run.add_argument("--threads", type=int, default=1,
-                     help="torch CPU threads (default 1: these small networks are fastest single-threaded)")
+                     help="CPU threads of torch and of numpy/scipy (default 1: small networks run fastest so)")
     run.set_defaults(handler=command_run)
     ls = sub.add_parser("ls", help="list registered streams, methods or metrics")
     ls.add_argument("what", choices=["streams", "methods", "metrics"])

@@ -89,10 +89,13 @@ class Settings:
                     raise HyperparameterError(f"{f.name}={values!r} is outside [{low}, {high}]")
 
 
-def ordered_pair(name: str, values: tuple[float, ...]) -> tuple[float, float]:
-    """A setting that is a range: (low, high) with low <= high, or a HyperparameterError."""
-    if len(values) != 2 or values[0] > values[1]:
-        raise HyperparameterError(f"{name}={','.join(map(str, values))}: expected two values, low,high")
+def ordered_pair(name: str, values: tuple[float, ...], strict: bool = False) -> tuple[float, float]:
+    """A setting that is a range: (low, high) with low <= high (low < high if ``strict``), or a
+    HyperparameterError."""
+    if len(values) != 2 or values[0] > values[1] or (strict and values[0] == values[1]):
+        relation = "<" if strict else "<="
+        text = ",".join(map(str, values))
+        raise HyperparameterError(f"{name}={text}: expected two values, low,high with low {relation} high")
     return values[0], values[1]
 
 

@@ -26,6 +26,12 @@ The maths, with time in units of tau (x: cortical rates (N,), y = W x: output (d
 
 Dynamics are linear and simulated with exact one-step propagators expm(A dt). The
 preparation time is the evaluator's (``--set eval.prep_tau=...``); the method obeys any.
+
+The placement ridge (``v_ridge``) trades exact eigenvalues for a small, well-conditioned loop:
+without it, V and x0 grow large, and a start state that the preparation has not quite reached
+is amplified. The start-state fit absorbs the placement error. Modes faster than
+``max_frequency`` lie far from J0's spectrum and cannot be placed well; the default suits the
+20-tau motifs of the v1 streams (the 5-tau motifs of smoke-v1 need about 5 rad per tau).
 """
 
 from __future__ import annotations
@@ -54,7 +60,8 @@ from motifbench.method import (
 from motifbench.streams import Motif
 
 BLOCK = 16  # rows per propagator product: a fixed shape makes each row's rounding independent of the batch
-AMPLITUDE_RIDGE = 1e-4  # ridge of the mode amplitudes in the mode fit
+AMPLITUDE_RIDGE = 1e-4  # ridge of the mode amplitudes in the mode fit (targets are scaled to unit peak)
+LOWEST_FREQUENCY = 0.03  # rad per tau: every mode oscillates, so its eigenvalues form a conjugate pair
 UNSTABLE = 1e10  # loss of a preparatory loop whose dynamics are not stable
 
 
@@ -63,13 +70,15 @@ class ThalamocorticalHyperparams(Settings):
     n_cortex: int = hyperparameter(500, "cortical units N", low=1)
     gain: float = hyperparameter(0.9, "std of the random cortical weights J0 times sqrt(N)", low=0)
     loop_rank: int = hyperparameter(4, "thalamic units r of each motif's loop (at least the output dimension)", low=1)
-    n_modes: int = hyperparameter(5, "damped oscillatory modes per motif (each places a conjugate pair of eigenvalues)", low=1)
-    max_frequency: float = hyperparameter(2.0, "largest angular frequency of a mode, rad per tau", low=0)
-    decay_range: tuple[float, ...] = hyperparameter((0.01, 1.0), "slowest and fastest decay rate of a mode, per tau", low=0)
+    n_modes: int = hyperparameter(5, "damped oscillatory modes per motif (each places a conjugate pair)", low=1)
+    max_frequency: float = hyperparameter(2.0, "largest angular frequency of a mode, rad per tau", low=0.1)
+    decay_range: tuple[float, ...] = hyperparameter((0.01, 1.0), "slowest and fastest decay of a mode, per tau", low=0)
     fit_restarts: int = hyperparameter(12, "random starts of the mode fit", low=1)
     v_ridge: float = hyperparameter(1e-6, "ridge of the eigenvalue placement, relative to |X|^2", low=0)
     x0_ridge: float = hyperparameter(1e-3, "ridge lambda of the start-state least squares", low=0)
-    prep_fraction: float = hyperparameter(0.1, "preparatory thalamic units as a fraction of N (0: no loop, J0 alone)", low=0, high=1)
+    prep_fraction: float = hyperparameter(
+        0.1, "preparatory thalamic units as a fraction of N (0: no loop, J0 alone)", low=0, high=1
+    )
     prep_iterations: int = hyperparameter(100, "L-BFGS iterations of the preparatory loop at most", low=0)
 
 
@@ -99,7 +108,7 @@ class Thalamocortical(Method):
         hp = self.hp
         if hp.loop_rank < info.d_out:
             raise HyperparameterError(f"loop_rank={hp.loop_rank} is below the output dimension {info.d_out}")
-        ordered_pair("decay_range", hp.decay_range)
+        ordered_pair("decay_range", hp.decay_range, strict=True)
         self.info, self.device = info, torch.device(device)
         self.dt = info.dt / info.tau
         self.rng = np.random.default_rng([seed, 4099])
@@ -110,7 +119,6 @@ class Thalamocortical(Method):
             self.J0, round(hp.prep_fraction * N), hp.prep_iterations, self.rng
         )
         self.loops: list[MotifLoop] = []
-        self.slots: dict[int, int] = {}
         self.learn_log: list[dict[str, Any]] = []
         self._refresh()
 
@@ -129,12 +137,13 @@ class Thalamocortical(Method):
         loop = MotifLoop(motif.motif_id, U, V, x0, x0 - self.prep_matrix @ x0)
         self.loops.append(loop)
         self._compile(loop, propagator)
+        place_time = time.perf_counter() - tic - fit_time
         eigenvalues = np.linalg.eigvals(A)
         self.learn_log.append(
             {
                 "mode_fit_r2": fit_r2,
                 "mode_fit_s": fit_time,
-                "place_s": time.perf_counter() - tic - fit_time,
+                "place_s": place_time,
                 "placement_error": float(max(np.abs(eigenvalues - g).min() for g in gammas)),
                 "max_real_eigenvalue": float(eigenvalues.real.max()),
                 "v_norm": float(np.linalg.norm(V, 2)),
@@ -149,6 +158,7 @@ class Thalamocortical(Method):
         self.prep_propagator = scipy.linalg.expm((self.prep_matrix - np.eye(N)) * self.dt)
         self.prep_step = self._tensor(self.prep_propagator.T)
         self.compiled: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.slots: dict[int, int] = {}
         for loop in self.loops:
             self._compile(loop, scipy.linalg.expm((self.J0 + loop.U @ loop.V - np.eye(N)) * self.dt))
 
@@ -258,12 +268,11 @@ def fit_modes(
     """Fit ``target`` (T, d) sampled at t_i = (i + 1) dt (in tau) as sum_m Re(c_m e^{gamma_m t}).
 
     Variable projection: for given eigenvalues the amplitudes are a ridge least-squares
-    solve, and the eigenvalues (decay in ``decay_range``, frequency in [0.03, max_frequency])
+    solve, and the eigenvalues (decay in ``decay_range``, frequency in [LOWEST_FREQUENCY, max_frequency])
     are refined by bounded least squares from ``restarts`` random starts.
     Returns gammas (M,) complex, amplitudes c (M, d) complex, and the fit's r2."""
     T = len(target)
     t = dt * np.arange(1, T + 1)
-    low_frequency = min(0.03, max_frequency / 2)
 
     def basis(theta: np.ndarray) -> np.ndarray:
         decay, frequency = theta[:n_modes], theta[n_modes:]
@@ -278,7 +287,7 @@ def fit_modes(
         coefficients = amplitudes(phi)
         return np.concatenate([(phi @ coefficients - target).ravel(), math.sqrt(AMPLITUDE_RIDGE) * coefficients.ravel()])
 
-    lower = np.r_[np.full(n_modes, decay_range[0]), np.full(n_modes, low_frequency)]
+    lower = np.r_[np.full(n_modes, decay_range[0]), np.full(n_modes, LOWEST_FREQUENCY)]
     upper = np.r_[np.full(n_modes, decay_range[1]), np.full(n_modes, max_frequency)]
     best = None
     for _ in range(restarts):

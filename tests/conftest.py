@@ -2,16 +2,19 @@
 
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from motifbench.streams import STREAMS
 
 
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
-    """Small networks are fastest (and reproducible) on one CPU thread, as `motifbench run` uses."""
+    """Small networks are fastest (and reproducible) on one CPU thread, as `motifbench run` uses:
+    one torch thread and one numpy/scipy BLAS thread."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(1):
+        yield
     torch.set_num_threads(threads)
 
 

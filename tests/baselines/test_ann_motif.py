@@ -1,4 +1,4 @@
-"""ann_additive and ann_multiplicative: a frozen pre-trained network, per-motif parameters, isolation."""
+"""ann_additive, ann_multiplicative and ann_prep: a frozen pre-trained network, per-motif parameters, isolation."""
 
 import numpy as np
 import pytest
@@ -6,13 +6,14 @@ import torch
 
 from motifbench.baselines.ann_additive import ANNAdditive
 from motifbench.baselines.ann_multiplicative import ANNMultiplicative
+from motifbench.baselines.ann_prep import ANNPrep
 from motifbench.evaluator import EvalConfig, Evaluator
 
 FAST = dict(n_hidden=24, repertoire=2, pretrain_iterations=20, max_iterations=10)
 SMALL = EvalConfig(n_sequences=2, sequence_length=2, transition_repeats=1, prep_sweep_tau=(10.0,))
 
 
-@pytest.mark.parametrize("cls", [ANNAdditive, ANNMultiplicative])
+@pytest.mark.parametrize("cls", [ANNAdditive, ANNMultiplicative, ANNPrep])
 def test_isolated_by_construction(cls, smoke):
     evaluation = Evaluator(cls(**FAST), smoke, 0, SMALL).run()
     assert evaluation.metrics["isolated"] is True
@@ -20,7 +21,7 @@ def test_isolated_by_construction(cls, smoke):
     assert np.all(evaluation.output_change == 0)
 
 
-@pytest.mark.parametrize("cls", [ANNAdditive, ANNMultiplicative])
+@pytest.mark.parametrize("cls", [ANNAdditive, ANNMultiplicative, ANNPrep])
 def test_learning_trains_only_the_motifs_own_parameters(cls, smoke):
     method = cls(**FAST)
     method.setup(Evaluator(method, smoke, 0).info, seed=0)
@@ -39,6 +40,8 @@ def test_parameter_count_grows_by_the_motifs_own_parameters(smoke):
     assert np.diff(counts).tolist() == [N + 2 * N * rank] * (len(smoke.motifs) - 1)
     counts = Evaluator(ANNAdditive(**FAST), smoke, 0, SMALL).run().parameter_counts
     assert np.diff(counts).tolist() == [N] * (len(smoke.motifs) - 1)
+    counts = Evaluator(ANNPrep(**FAST), smoke, 0, SMALL).run().parameter_counts
+    assert np.diff(counts).tolist() == [3 * N] * (len(smoke.motifs) - 1)
 
 
 def test_the_repertoire_is_the_methods_own(smoke):
