@@ -76,8 +76,10 @@ class RateRNN(nn.Module):
         a = self.alpha
         if gates is not None:
             h = h * gates
-        go = a * (cue + self.b) + a * self.W_in[:, -1]  # (B, N), the production drive times alpha
-        cue = a * ((cue if prep_cue is None else prep_cue) + self.b)  # the preparatory drive
+        cue = a * (cue + self.b)  # (B, N), the input drive times alpha
+        go = cue + a * self.W_in[:, -1]
+        if prep_cue is not None:
+            cue = a * (prep_cue + self.b)
         scaled_W = a * self.W.T
         r = torch.tanh(h)
         rates = []
