@@ -66,13 +66,15 @@ class RateRNN(nn.Module):
         gates: torch.Tensor | None = None,
         low_rank: tuple[torch.Tensor, torch.Tensor] | None = None,
         prep_cue: torch.Tensor | None = None,
+        rates_out: list[torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The dynamics for given input vectors ``cue`` (B, N); the go input is W_in's last column.
 
         ``gates`` (B, N), if given, multiplies the state at the start and after every step
         (units gated to 0 are silent: their rate is 0). ``low_rank`` = (U, V), each (B, N, r),
         adds U_b V_b^T to row b's recurrent weights. ``prep_cue`` (B, N), if given, replaces
-        ``cue`` during the preparatory period."""
+        ``cue`` during the preparatory period. ``rates_out``, if given, receives the rates
+        (B, N) after every step, preparation included."""
         a = self.alpha
         if gates is not None:
             h = h * gates
@@ -94,6 +96,8 @@ class RateRNN(nn.Module):
             if gates is not None:
                 h = h * gates
             r = torch.tanh(h)
+            if rates_out is not None:
+                rates_out.append(r)
             if t >= n_prep:
                 rates.append(r)
         if not rates:
@@ -157,6 +161,10 @@ class RateRNNMethod(Method):
         y, _ = self.forward(self.random_states(len(motif_ids)), motif_ids, self.info.n_prep, n_steps)
         return y, None
 
+    def take_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """One optimizer step; methods that edit the step (projections) override this."""
+        optimizer.step()
+
     def penalty(self) -> torch.Tensor | None:
         """A regulariser added to the training loss (None: none)."""
         return None
@@ -200,7 +208,7 @@ class RateRNNMethod(Method):
             (loss if penalty is None else loss + penalty).backward()
             if hp.grad_clip > 0:
                 nn.utils.clip_grad_norm_(trainable, hp.grad_clip)
-            optimizer.step()
+            self.take_step(optimizer)
             recent = (recent + [loss.item()])[-hp.patience :]
             if len(recent) == hp.patience and np.mean(recent) <= hp.fit_nmse:
                 break
