@@ -21,7 +21,8 @@ Every training iteration scores two things together (c_k, p_k and s_k are traine
 
 So the preparation learns to bring any state to the motif's start state and hold it there,
 for preparation times across the range, and production learns to start from there. The
-pre-training trains the shared weights with the same two terms.
+pre-training trains the shared weights with the same two terms. Early stopping (``fit_nmse``)
+and the training log's ``train_nmse`` count both terms.
 """
 
 from __future__ import annotations
