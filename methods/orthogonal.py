@@ -9,11 +9,11 @@ learning" (GPM).
 The shared rate RNN (``baselines/rate_rnn.py``) learns each motif as ``finetune`` does, but
 every optimizer step (Adam's, not the raw gradient) of a weight block is projected:
 
-    recurrent kernel  K = [W, W_in, b]  (N, N + K + 2), acting on z = [r; u; 1]:   dK <- L dK R
-    readout           W_out  (d_out, N), acting on the rates r:                    dW_out <- L dW_out R
+    recurrent kernel  A = [W, W_in, b]  (N, N + n_motifs + 2), acting on z = [r; u; 1]:  dA <- L dA R
+    readout           W_out  (d_out, N), acting on the rates r:                          dW_out <- L dW_out R
 
 R (right) keeps the step away from the presynaptic activity of the motifs learned before,
-L (left, ``duncker`` only) away from the drives K z, or outputs, they used. After learning a
+L (left, ``duncker`` only) away from the drives A z, or outputs, they used. After learning a
 motif the method records its activity on ``activity_trials`` trials (random initial states,
 preparation and production) and updates every projector P of a space (all start at I):
 
@@ -120,7 +120,7 @@ class Orthogonal(RateRNNMethod):
         self.record(motif)
 
     def kernel(self) -> torch.Tensor:
-        """K = [W, W_in, b] (N, N + K + 2)."""
+        """The recurrent kernel A = [W, W_in, b] (N, N + n_motifs + 2)."""
         model = self.model
         return torch.cat([model.W, model.W_in, model.b[:, None]], dim=1)
 
