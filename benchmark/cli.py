@@ -165,21 +165,27 @@ def command_run(args: argparse.Namespace) -> int:
 
 def results_table(rows: list[dict[str, Any]]) -> str:
     """One row per method: mean +- s.e.m. over its seeds of the summary scores, and the time per run."""
-    import pandas as pd
-    from tabulate import tabulate
+    from .leaderboard import aggregate, as_text
 
-    frame = pd.DataFrame(rows)
-    table = []
-    for name, group in frame.groupby("method", sort=False):
-        row = {"method": name, "seeds": ",".join(map(str, group["seed"]))}
-        for column in SUMMARY_COLUMNS + ["time_s"]:
-            values = group[column].astype(float)
-            text = f"{values.mean():.3f}"
-            if len(values) > 1:
-                text += f" ± {values.sem():.3f}"
-            row[column] = text
-        table.append(row)
-    return tabulate(table, headers="keys", tablefmt="github", disable_numparse=True)
+    columns = SUMMARY_COLUMNS + ["time_s"]
+    return as_text(aggregate(rows, columns), columns)
+
+
+def command_leaderboard(args: argparse.Namespace) -> int:
+    from . import leaderboard
+
+    results, out = Path(args.results), Path(args.out)
+    if args.check:
+        stale = leaderboard.differences(results, out)
+        if stale:
+            print(f"error: leaderboard tables differ from the records in {results}: "
+                  f"{', '.join(str(out / name) for name in stale)}; run motifbench leaderboard", file=sys.stderr)
+            return 1
+        print(f"leaderboard tables in {out} match the records in {results}")
+        return 0
+    for path in leaderboard.write(results, out):
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
 
 
 def command_ls(args: argparse.Namespace) -> int:
@@ -216,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, default=1,
                      help="CPU threads of torch and of numpy/scipy (default 1: small networks run fastest so)")
     run.set_defaults(handler=command_run)
+    board = sub.add_parser("leaderboard", help="build the leaderboard tables from run records")
+    board.add_argument("--results", default="leaderboard/results", help="records folder (default leaderboard/results)")
+    board.add_argument("--out", default="leaderboard", help="where the tables go (default leaderboard)")
+    board.add_argument("--check", action="store_true", help="exit 1 if the tables differ from what the records give")
+    board.set_defaults(handler=command_leaderboard)
     ls = sub.add_parser("ls", help="list registered streams, methods or metrics")
     ls.add_argument("what", choices=["streams", "methods", "metrics"])
     ls.set_defaults(handler=command_ls)
@@ -226,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (UsageError, registry.UnknownNameError) as error:
+    except (UsageError, registry.UnknownNameError, RecordError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

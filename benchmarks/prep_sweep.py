@@ -21,32 +21,12 @@ Run after the runs it reads, from the repository root:
 from __future__ import annotations
 
 import argparse
-import json
-import re
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-from tabulate import tabulate
+from motifbench.leaderboard import aggregate, as_text, read_record
 
 CURVE = "transition_success_vs_prep_tau"
-RECORD_NAME = re.compile(r"seed(\d+)\.json")
-
-
-def mean_sem(values: list[float | None], digits: int) -> str:
-    """'mean ± sem' over seeds (sem 0 for one seed); null values (NaN in the run) stay NaN."""
-    array = np.array([np.nan if v is None else v for v in values], dtype=float)
-    sem = array.std(ddof=1) / np.sqrt(len(array)) if len(array) > 1 else 0.0
-    return f"{array.mean():.{digits}f} ± {sem:.{digits}f}"
-
-
-def read_records(folder: Path) -> dict[int, dict[str, Any]]:
-    """Seed -> record, for the files named exactly seedN.json in ``folder``."""
-    matches = [(RECORD_NAME.fullmatch(path.name), path) for path in folder.glob("seed*.json")]
-    records = {int(m.group(1)): json.loads(path.read_text()) for m, path in matches if m}
-    if not records:
-        raise SystemExit(f"error: no records seedN.json under {folder}")
-    return dict(sorted(records.items()))
+KEYS = ("stream", "method")
 
 
 def main() -> None:
@@ -60,26 +40,25 @@ def main() -> None:
     if not streams or not methods:
         raise SystemExit("error: --streams and --methods need at least one name each")
 
-    x: list[float] | None = None  # prep times of the first record read; every other must agree
-    x_source = ""
-    rows = []
+    rows, prep_times, first = [], None, ""
     for stream in streams:
         for method in methods:
             folder = args.results / stream / method
-            records = read_records(folder)
-            curves = [record["curves"][CURVE] for record in records.values()]
-            for seed, curve in zip(records, curves):
-                if x is None:
-                    x, x_source = curve["x"], f"{folder}/seed{seed}.json"
-                elif curve["x"] != x:
-                    here = f"{folder}/seed{seed}.json"
-                    raise SystemExit(f"error: prep times differ: {x} in {x_source}, {curve['x']} in {here}")
-            seeds = ",".join(map(str, records))
-            final_r2 = mean_sem([record["metrics"]["final_r2"] for record in records.values()], 3)
-            success = [mean_sem([curve["y"][i] for curve in curves], 2) for i in range(len(x))]
-            rows.append([stream, method, seeds, final_r2, *success])
-    headers = ["stream", "method", "seeds", "final_r2", *(f"{prep:g} tau" for prep in x)]
-    print(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True))
+            paths = [path for path in folder.glob("seed*.json") if path.stem[4:].isdigit()]  # default settings
+            if not paths:
+                raise SystemExit(f"error: no records seedN.json under {folder}")
+            for path in sorted(paths, key=lambda path: int(path.stem[4:])):
+                record = read_record(path)
+                curve = record["curves"][CURVE]
+                if prep_times is None:
+                    prep_times, first = curve["x"], path
+                elif curve["x"] != prep_times:
+                    raise SystemExit(f"error: prep times differ: {prep_times} in {first}, {curve['x']} in {path}")
+                points = {f"{x:g} tau": y for x, y in zip(curve["x"], curve["y"])}
+                rows.append({"stream": stream, "method": method, "seed": record["seed"],
+                             "final_r2": record["metrics"]["final_r2"], **points})
+    columns = ["final_r2", *(f"{x:g} tau" for x in prep_times)]
+    print(as_text(aggregate(rows, columns, KEYS), columns, KEYS))
 
 
 if __name__ == "__main__":
