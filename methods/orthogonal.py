@@ -28,7 +28,9 @@ preparation and production) and updates every projector P of a space (all start 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -118,6 +120,20 @@ class Orthogonal(RateRNNMethod):
     def learn(self, motif: Motif) -> None:
         self.fit([motif])
         self.record(motif)
+
+    def projectors(self) -> dict[str, Projector]:
+        sides = {"kernel_right": self.kernel_right, "readout_right": self.readout_right,
+                 "kernel_left": self.kernel_left, "readout_left": self.readout_left}
+        return {name: projector for name, projector in sides.items() if projector is not None}
+
+    def state_dict(self) -> dict[str, Any]:
+        projectors = {name: dict(vars(projector)) for name, projector in self.projectors().items()}
+        return {**super().state_dict(), "projectors": copy.deepcopy(projectors)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        for name, projector in self.projectors().items():
+            vars(projector).update(copy.deepcopy(state["projectors"][name]))
 
     def kernel(self) -> torch.Tensor:
         """The recurrent kernel A = [W, W_in, b] (N, N + n_motifs + 2)."""

@@ -108,3 +108,16 @@ def test_only_duncker_projects_on_both_sides(smoke):
         method.setup(Evaluator(method, smoke, 0).info, seed=0)
         assert (method.kernel_left is not None) == two_sided
         assert method.kernel_right.matrix.shape == (8 + len(smoke.motifs) + 2,) * 2
+
+
+def test_state_dict_round_trips_the_projectors(smoke):
+    method = Orthogonal(n_hidden=16, max_iterations=3)
+    method.setup(Evaluator(method, smoke, 0).info, seed=0)
+    method.learn(smoke.motifs[0])
+    snapshot = method.state_dict()
+    kept = method.kernel_left.matrix.clone()
+    method.learn(smoke.motifs[1])
+    assert not torch.equal(method.kernel_left.matrix, kept)
+    method.load_state_dict(snapshot)
+    assert torch.equal(method.kernel_left.matrix, kept)
+    assert method.kernel_right.motifs == 1
