@@ -1,7 +1,8 @@
 """The ``motifbench`` command: ``run`` learns streams with methods and writes records; ``ls`` lists.
 
-Exit status: 0 success, 1 a run failed (the others still ran and kept their records),
-2 bad input (nothing was run or written).
+Exit status: 0 success, 1 a run failed (the others still ran and kept their records; the
+failure is recorded), 2 bad input (nothing was run or written). Each run executes in a
+worker process with a time and a memory limit (``worker.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import registry
-from .method import HyperparameterError, Method, MethodError, parse_hyperparameter, setting_names
+from .method import HyperparameterError, Method, parse_hyperparameter, setting_names
 from .results import RecordError
 
 SUMMARY_COLUMNS = [
@@ -106,9 +107,12 @@ def command_run(args: argparse.Namespace) -> int:
     spec = registry.get_stream(args.stream)  # before the slow imports, so a typo is reported at once
     if args.threads < 1:
         raise UsageError(f"--threads {args.threads}: expected at least 1")
+    for option, value in (("--time-limit", args.time_limit), ("--memory-limit", args.memory_limit)):
+        if not value >= 0:
+            raise UsageError(f"{option} {value}: expected a non-negative number (0: no limit)")
 
-    from .evaluator import EvalConfig, Evaluator
-    from .results import build_record, record_path, write_record
+    from .evaluator import EvalConfig
+    from .results import record_path, write_failed_record
 
     names = list(registry.METHODS) if args.method == "all" else [n for n in args.method.split(",") if n]
     if not names or len(set(names)) != len(names):
@@ -139,25 +143,21 @@ def command_run(args: argparse.Namespace) -> int:
                 raise UsageError(f"record {path} exists; pass --force to replace it")
             runs.append((name, seed, overrides, path))
 
+    from .worker import Job, Limits, run
+
+    limits = Limits(time_s=args.time_limit, memory_mb=args.memory_limit)
     rows, failures = [], 0
     for name, seed, overrides, path in runs:
-        stream = spec.build(seed)
-        method = methods[name](**per_method[name])
-        label = method.card.name
-        progress = Progress(f"{spec.name} {label} seed {seed}")
-        try:
-            evaluation = Evaluator(method, stream, seed, config, args.device, progress).run()
-            record = build_record(stream, method, seed, args.device, config, overrides, evaluation)
-            write_record(path, record, force=args.force)
-        except Exception as error:  # the method is untrusted code: report it, keep the other runs
-            progress.done()
-            message = str(error) if isinstance(error, (MethodError, RecordError)) else f"{type(error).__name__}: {error}"
-            print(f"error: {spec.name} {label} seed {seed}: {message}", file=sys.stderr)
+        label = methods[name].card.name
+        job = Job(spec.name, name, seed, path, per_method[name], overrides, config, args.device, args.threads, args.force)
+        row, reason = run(job, limits)
+        if row is None:  # the method is untrusted code: record why, keep the other runs
+            failed = write_failed_record(path, spec.name, label, seed, overrides, reason)
+            print(f"error: {spec.name} {label} seed {seed}: {reason} (see {failed})", file=sys.stderr)
             failures += 1
             continue
-        progress.done()
         print(f"wrote {path}", file=sys.stderr)
-        rows.append({"method": label, "seed": seed, **evaluation.metrics, "time_s": evaluation.timings["total"]})
+        rows.append(row)
     if rows:
         print(results_table(rows))
     return 1 if failures else 0
@@ -221,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="replace existing records")
     run.add_argument("--threads", type=int, default=1,
                      help="CPU threads of torch and of numpy/scipy (default 1: small networks run fastest so)")
+    run.add_argument("--time-limit", type=float, default=3600.0, metavar="S",
+                     help="seconds one run may take before it is stopped (default 3600; 0: none)")
+    run.add_argument("--memory-limit", type=float, default=8192.0, metavar="MB",
+                     help="megabytes one run may allocate (default 8192; 0: none)")
     run.set_defaults(handler=command_run)
     board = sub.add_parser("leaderboard", help="build the leaderboard tables from run records")
     board.add_argument("--results", default="leaderboard/results", help="records folder (default leaderboard/results)")

@@ -56,11 +56,14 @@ def as_text(table: list[dict[str, Any]], columns: list[str], keys: tuple[str, ..
     return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True)
 
 
-def read_record(path: Path) -> dict[str, Any]:
-    """A record's JSON, or a RecordError naming the file and what is wrong with it."""
+def read_record(path: Path, required: tuple[str, ...] = ("metrics",)) -> dict[str, Any]:
+    """A record's JSON (or a failed record's, with ``required=("reason",)``), or a RecordError
+    naming the file and what is wrong with it."""
     try:
         record = json.loads(Path(path).read_text())
-        record["method"]["name"], record["stream"]["name"], record["seed"], record["metrics"]
+        record["method"]["name"], record["stream"]["name"], record["seed"]
+        for key in required:
+            record[key]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise RecordError(f"record {path} is unreadable or corrupt ({type(error).__name__}: {error})") from None
     return record
@@ -74,22 +77,31 @@ def entry_name(record: dict[str, Any]) -> str:
 
 
 def build(results: Path) -> dict[str, str]:
-    """File name -> content of every table the records under ``results`` give."""
+    """File name -> content of every table the records under ``results`` give. Failed runs
+    (``*.failed.json``) are listed under their stream's table, not ranked."""
     rows_by_stream: dict[str, list[dict[str, Any]]] = {}
+    failures_by_stream: dict[str, list[str]] = {}
     for path in sorted(Path(results).glob("*/*/seed*.json")):
+        if path.name.endswith(".failed.json"):
+            failure = read_record(path, required=("reason",))
+            line = f"- {entry_name(failure)}, seed {failure['seed']}: {failure['reason']}"
+            failures_by_stream.setdefault(failure["stream"]["name"], []).append(line)
+            continue
         record = read_record(path)
         row = {"method": entry_name(record), "seed": record["seed"], **record["metrics"]}
         rows_by_stream.setdefault(record["stream"]["name"], []).append(row)
-    if not rows_by_stream:
+    if not rows_by_stream and not failures_by_stream:
         raise RecordError(f"no records under {results} (expected STREAM/METHOD/seedN.json)")
     files = {}
-    for stream, rows in sorted(rows_by_stream.items()):
-        rows.sort(key=lambda row: (row["method"], row["seed"]))
-        table = aggregate(rows, LEADERBOARD_COLUMNS)
+    for stream in sorted(rows_by_stream.keys() | failures_by_stream.keys()):
+        rows = sorted(rows_by_stream.get(stream, []), key=lambda row: (row["method"], row["seed"]))
+        table = aggregate(rows, LEADERBOARD_COLUMNS) if rows else []
         table.sort(key=lambda row: (-row[RANKED_BY], -row["final_r2"], row["method"]))
-        files[f"{stream}.md"] = f"# {stream}\n\nRanked by {RANKED_BY}; mean ± s.e.m. over seeds.\n\n" + (
-            as_text(table, LEADERBOARD_COLUMNS) + "\n"
-        )
+        text = f"# {stream}\n\nRanked by {RANKED_BY}; mean ± s.e.m. over seeds.\n\n"
+        text += (as_text(table, LEADERBOARD_COLUMNS) if table else "No completed runs.") + "\n"
+        if stream in failures_by_stream:
+            text += "\n## Failed runs\n\n" + "\n".join(sorted(failures_by_stream[stream])) + "\n"
+        files[f"{stream}.md"] = text
         files[f"{stream}.csv"] = as_csv(table)
     return files
 

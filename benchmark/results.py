@@ -111,9 +111,40 @@ def record_path(out: Path, stream: str, method: str, seed: int, overrides: dict[
     return Path(out) / stream / method / f"seed{seed}{overrides_tag(overrides)}.json"
 
 
+def failed_record_path(path: Path) -> Path:
+    """Where a run that failed leaves its reason: ``seedN[-tag].failed.json`` beside ``path``."""
+    return path.with_name(f"{path.stem}.failed.json")
+
+
+def write_failed_record(path: Path, stream: str, method: str, seed: int, overrides: dict[str, Any], reason: str) -> Path:
+    """Record why the run that would have written ``path`` failed; ``path`` itself is untouched."""
+    from . import __version__
+
+    failure = {
+        "schema_version": SCHEMA_VERSION,
+        "status": "failed",
+        "reason": reason,
+        "package_version": __version__,
+        "git_sha": git_sha(),
+        "stream": {"name": stream},
+        "method": {"name": method},
+        "overrides": _jsonable(overrides),
+        "seed": seed,
+    }
+    failed = failed_record_path(path)
+    write_text(failed, json.dumps(failure, indent=1) + "\n", force=True)
+    return failed
+
+
 def write_record(path: Path, record: RunResult, force: bool = False) -> None:
-    """Write atomically; an existing record is kept unless ``force``."""
-    text = record.to_json()
+    """Write atomically; an existing record is kept unless ``force``. A stale failed record of
+    the same run is removed."""
+    write_text(path, record.to_json(), force)
+    failed_record_path(path).unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str, force: bool = False) -> None:
+    """Write atomically; an existing file is kept unless ``force``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:

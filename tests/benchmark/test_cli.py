@@ -222,7 +222,10 @@ def test_crashing_method_exits_1_and_the_others_keep_their_records(tmp_path, cap
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
     assert "crashing" in errors[0] and "deliberate failure in learn" in errors[0]
-    assert files_under(tmp_path) == ["smoke-v1/zero/seed0.json"]  # nothing partial, nothing temporary
+    # nothing partial, nothing temporary; the failure is recorded beside where the record would be
+    assert files_under(tmp_path) == ["smoke-v1/crashing/seed0.failed.json", "smoke-v1/zero/seed0.json"]
+    failed = json.loads((tmp_path / "smoke-v1/crashing/seed0.failed.json").read_text())
+    assert failed["status"] == "failed" and "deliberate failure in learn" in failed["reason"]
     assert json.loads((tmp_path / "smoke-v1/zero/seed0.json").read_text())["method"]["name"] == "zero"
     assert "| zero" in out and "crashing" not in out
 
@@ -232,7 +235,7 @@ def test_method_with_unserialisable_diagnostics_does_not_stop_the_others(tmp_pat
                        "--out", str(tmp_path))
     assert code == 1
     assert "bad_diagnostics" in err
-    assert files_under(tmp_path) == ["smoke-v1/zero/seed0.json"]
+    assert files_under(tmp_path) == ["smoke-v1/bad_diagnostics/seed0.failed.json", "smoke-v1/zero/seed0.json"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -342,4 +345,4 @@ def test_console_script_exit_codes(tmp_path):
     code, out, err = results["failed"]
     assert code == 1, err
     assert "crashing" in err and "Traceback" not in err
-    assert not (tmp_path / "x").exists()
+    assert files_under(tmp_path / "x") == ["smoke-v1/crashing/seed0.failed.json"]

@@ -73,3 +73,15 @@ def test_a_corrupt_record_is_named_in_one_line(tmp_path, capsys):
 
 def test_no_records_is_an_error(tmp_path):
     assert cli.main(["leaderboard", "--results", str(tmp_path / "none"), "--out", str(tmp_path / "b")]) == 2
+
+
+def test_failed_runs_are_listed_apart_not_ranked(tmp_path):
+    write_records(tmp_path / "results")
+    failed = tmp_path / "results" / "smoke-v1" / "hang" / "seed0.failed.json"
+    failed.parent.mkdir(parents=True)
+    failed.write_text(json.dumps({"status": "failed", "reason": "timed out after 5 s", "method": {"name": "hang"},
+                                  "stream": {"name": "smoke-v1"}, "seed": 0, "overrides": {}}))
+    files = leaderboard.build(tmp_path / "results")
+    table, failures = files["smoke-v1.md"].split("## Failed runs")
+    assert "hang" not in table and "hang" not in files["smoke-v1.csv"]
+    assert failures.strip() == "- hang, seed 0: timed out after 5 s"

@@ -10,12 +10,15 @@ result in advance:
 - ``Memory(targets, offset)``: its end state remembers which motif it produced last
   (``id + 1``); it outputs ``target[b] + offset * state``, so the error of motif b tells which
   state it was started from.
-- misbehaving methods (``Crashing``, ``GenerateRaises``, ``NaNOutput``, ...), each broken in
-  exactly one way; ``Crashing`` is also used by the CLI as ``toy_methods:Crashing``.
+- misbehaving methods (``Crashing``, ``GenerateRaises``, ``NaNOutput``, ``SleepsForever``,
+  ``AllocatesWithoutBound``, ``Dies``, ...), each broken in exactly one way; the CLI tests
+  name them as ``toy_methods:Crashing`` and so on.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -121,6 +124,30 @@ class Crashing(Toy):
 
     def learn(self, motif: Motif) -> None:
         raise RuntimeError("deliberate failure in learn")
+
+
+class SleepsForever(Toy):
+    card = MethodCard(name="sleeps_forever", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def learn(self, motif: Motif) -> None:
+        while True:
+            time.sleep(1)
+
+
+class AllocatesWithoutBound(Toy):
+    card = MethodCard(name="allocates_without_bound", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def learn(self, motif: Motif) -> None:
+        hoard = []
+        while True:
+            hoard.append(torch.ones(2**25))  # 128 MB a step, touched
+
+
+class Dies(Toy):
+    card = MethodCard(name="dies", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def learn(self, motif: Motif) -> None:
+        os._exit(3)
 
 
 class GenerateRaises(Toy):

@@ -1,0 +1,118 @@
+"""Each run in a worker process of its own, with a time limit and a memory limit.
+
+Submitted methods are untrusted code. A run that raises, returns NaN or a wrong shape, runs
+out of its memory, dies or overstays its time ends in a failed record beside where its
+record would have gone (``seedN[-tag].failed.json``, with a one-line reason); the parent
+process, the other runs and every record already written are untouched. Workers are
+started with "spawn", so nothing of the parent's state leaks into them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .evaluator import EvalConfig
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (stream, method, seed) run, as the worker rebuilds it."""
+
+    stream: str
+    method: str  # a registered name or package.module:Class
+    seed: int
+    path: Path
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    config: EvalConfig = EvalConfig()
+    device: str = "cpu"
+    threads: int = 1
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Seconds a run may take and megabytes it may allocate beyond what importing needs (0: no limit)."""
+
+    time_s: float = 0.0
+    memory_mb: float = 0.0
+
+
+def run(job: Job, limits: Limits) -> tuple[dict[str, Any] | None, str | None]:
+    """Runs ``job`` in a worker: (its summary row, None), or (None, a one-line reason)."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    worker = context.Process(target=_work, args=(job, limits, sender), daemon=True)
+    worker.start()
+    sender.close()
+    try:
+        if not receiver.poll(limits.time_s or None):
+            return None, f"timed out after {limits.time_s:g} s"
+        status, payload = receiver.recv()
+        return (payload, None) if status == "ok" else (None, payload)
+    except EOFError:
+        worker.join()
+        return None, f"the worker process died (exit code {worker.exitcode})"
+    finally:
+        if worker.is_alive():
+            worker.kill()
+        worker.join()
+        receiver.close()
+
+
+def _work(job: Job, limits: Limits, sender: Any) -> None:
+    """The worker's body: rebuild the run, cap memory, evaluate, write the record, report."""
+    try:
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        from . import registry
+        from .cli import Progress
+        from .evaluator import Evaluator
+        from .results import build_record, write_record
+
+        torch.set_num_threads(job.threads)
+        threadpool_limits(job.threads)
+        method = registry.get_method(job.method)(**job.hyperparams)
+        stream = registry.get_stream(job.stream).build(job.seed)
+        if limits.memory_mb:
+            _cap_memory(limits.memory_mb)
+        progress = Progress(f"{job.stream} {method.card.name} seed {job.seed}")
+        evaluation = Evaluator(method, stream, job.seed, job.config, job.device, progress).run()
+        progress.done()
+        record = build_record(stream, method, job.seed, job.device, job.config, job.overrides, evaluation)
+        write_record(job.path, record, force=job.force)
+        row = {"method": method.card.name, "seed": job.seed, **evaluation.metrics, "time_s": evaluation.timings["total"]}
+        sender.send(("ok", row))
+    except BaseException as error:  # everything the method can do wrong ends here, as one line
+        sender.send(("failed", _reason(error, limits)))
+    finally:
+        sender.close()
+
+
+def _reason(error: BaseException, limits: Limits) -> str:
+    from .method import MethodError
+    from .results import RecordError
+
+    text = str(error) if isinstance(error, (MethodError, RecordError)) else f"{type(error).__name__}: {error}"
+    text = " ".join(text.split())
+    if isinstance(error, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower():
+        text = f"exceeded its memory limit of {limits.memory_mb:g} MB ({text[:200]})"
+    return text
+
+
+def _cap_memory(megabytes: float) -> None:
+    """Lets the process allocate at most ``megabytes`` more data than it holds now (Linux;
+    elsewhere, where /proc is missing, there is no cap)."""
+    try:
+        with open("/proc/self/status") as status:
+            held_kb = next(int(line.split()[1]) for line in status if line.startswith("VmData:"))
+    except (OSError, StopIteration):
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    cap = held_kb * 1024 + int(megabytes * 2**20)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
