@@ -40,7 +40,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import scipy.linalg
@@ -334,15 +334,13 @@ def start_state(step: np.ndarray, W: np.ndarray, target: np.ndarray, ridge: floa
     return O.T @ np.linalg.solve(O @ O.T + ridge * np.eye(len(O)), y)
 
 
-def fit_preparatory_loop(
-    J0: np.ndarray, rank: int, iterations: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """U_p (N, rank), V_p (rank, N) minimising tr(P) / N for A = J0 + U_p V_p - I, where
-    A P + P A^T + I = 0: the mean squared size, over all times, of e^{At} applied to random
-    unit deviations. One real Schur form per evaluation serves P and its dual Q."""
+def preparatory_loss(J0: np.ndarray, rank: int) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """The preparatory loop's loss and its gradient, as functions of theta = [U_p, V_p]
+    flattened ((N, rank) then (rank, N)): tr(P) / N for A = J0 + U_p V_p - I, where
+    A P + P A^T + I = 0, the mean squared size over all times of e^{At} applied to random unit
+    deviations; UNSTABLE if A is not stable. One real Schur form serves P and its dual Q."""
     N = len(J0)
     identity = np.eye(N)
-    U0 = rng.normal(0.0, 1.0 / math.sqrt(N), (N, rank))
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         U, V = theta[: N * rank].reshape(N, rank), theta[N * rank :].reshape(rank, N)
@@ -358,8 +356,18 @@ def fit_preparatory_loop(
         G = 2.0 * Q @ P / N
         return float(np.trace(P)) / N, np.concatenate([(G @ V.T).ravel(), (U.T @ G).ravel()])
 
+    return loss
+
+
+def fit_preparatory_loop(
+    J0: np.ndarray, rank: int, iterations: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """U_p (N, rank), V_p (rank, N) minimising ``preparatory_loss`` by L-BFGS, from a random
+    U_p and V_p = 0 (J0 alone)."""
+    N = len(J0)
+    loss = preparatory_loss(J0, rank)
     tic = time.perf_counter()
-    theta0 = np.concatenate([U0.ravel(), np.zeros(rank * N)])
+    theta0 = np.concatenate([rng.normal(0.0, 1.0 / math.sqrt(N), N * rank), np.zeros(rank * N)])
     initial = loss(theta0)[0]
     if rank == 0 or iterations == 0:
         theta, final, used = theta0, initial, 0
