@@ -121,11 +121,6 @@ def command_run(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds)
     eval_overrides, per_method = parse_sets(args.set, methods)
     check_device(args.device)
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(args.threads)
-    threadpool_limits(args.threads)  # numpy's and scipy's BLAS as well
     try:
         config = EvalConfig(**eval_overrides)
         for name, cls in methods.items():

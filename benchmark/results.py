@@ -111,6 +111,13 @@ def record_path(out: Path, stream: str, method: str, seed: int, overrides: dict[
     return Path(out) / stream / method / f"seed{seed}{overrides_tag(overrides)}.json"
 
 
+def default_records(folder: Path) -> list[Path]:
+    """A method folder's records with default settings (``seedN.json``; not ``seedN-<tag>.json``
+    nor failed records), by seed."""
+    paths = [path for path in Path(folder).glob("seed*.json") if path.stem[4:].isdigit()]
+    return sorted(paths, key=lambda path: int(path.stem[4:]))
+
+
 def failed_record_path(path: Path) -> Path:
     """Where a run that failed leaves its reason: ``seedN[-tag].failed.json`` beside ``path``."""
     return path.with_name(f"{path.stem}.failed.json")

@@ -3,7 +3,7 @@
 Both record, per learned motif, ``diagnostics["fisher"][k]["mean_F_<param>"]``: the mean over a
 weight matrix of the diagonal Fisher computed after motif k (``ewc``: per-trial Gauss-Newton;
 ``avalanche_ewc``: Avalanche's squared gradient of the mini-batch-mean loss). This script reads
-the records of a results folder and prints, per method and parameter, the mean over motifs and
+the default-setting records (``seedN.json``) of a results folder and prints, per method and parameter, the mean over motifs and
 seeds, and the smallest and largest per-motif value.
 
 Run after the runs it reads, from the repository root:
@@ -15,11 +15,13 @@ Run after the runs it reads, from the repository root:
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 from tabulate import tabulate
+
+from motifbench.leaderboard import read_record
+from motifbench.results import default_records
 
 METHODS = ("ewc", "avalanche_ewc")
 
@@ -30,10 +32,10 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for method in METHODS:
-        records = sorted((args.folder / method).glob("seed*.json"))
+        records = default_records(args.folder / method)
         if not records:
             raise SystemExit(f"error: no records of {method} under {args.folder / method}")
-        per_motif = [entry for path in records for entry in json.loads(path.read_text())["diagnostics"]["fisher"]]
+        per_motif = [entry for path in records for entry in read_record(path)["diagnostics"]["fisher"]]
         for key in per_motif[0]:
             values = np.array([entry[key] for entry in per_motif])
             rows.append([method, key.removeprefix("mean_F_"), len(records), values.mean(), values.min(), values.max()])

@@ -24,6 +24,7 @@ import argparse
 from pathlib import Path
 
 from motifbench.leaderboard import aggregate, as_text, read_record
+from motifbench.results import default_records
 
 CURVE = "transition_success_vs_prep_tau"
 KEYS = ("stream", "method")
@@ -44,10 +45,10 @@ def main() -> None:
     for stream in streams:
         for method in methods:
             folder = args.results / stream / method
-            paths = [path for path in folder.glob("seed*.json") if path.stem[4:].isdigit()]  # default settings
+            paths = default_records(folder)
             if not paths:
                 raise SystemExit(f"error: no records seedN.json under {folder}")
-            for path in sorted(paths, key=lambda path: int(path.stem[4:])):
+            for path in paths:
                 record = read_record(path)
                 curve = record["curves"][CURVE]
                 if prep_times is None:

@@ -137,6 +137,7 @@ class Thalamocortical(Method):
         loop = MotifLoop(motif.motif_id, U, V, x0, x0 - self.prep_matrix @ x0)
         self.loops.append(loop)
         self._compile(loop, propagator)
+        self._stack()
         place_time = time.perf_counter() - tic - fit_time
         eigenvalues = np.linalg.eigvals(A)
         self.learn_log.append(
@@ -158,9 +159,9 @@ class Thalamocortical(Method):
         self.prep_propagator = scipy.linalg.expm((self.prep_matrix - np.eye(N)) * self.dt)
         self.prep_step = self._tensor(self.prep_propagator.T)
         self.compiled: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self.slots: dict[int, int] = {}
         for loop in self.loops:
             self._compile(loop, scipy.linalg.expm((self.J0 + loop.U @ loop.V - np.eye(N)) * self.dt))
+        self._stack()
 
     def _compile(self, loop: MotifLoop, propagator: np.ndarray) -> None:
         """Adds a motif's one-step propagator (transposed, to act on row states) and its
@@ -169,9 +170,14 @@ class Thalamocortical(Method):
         fixed_point = np.linalg.solve(np.eye(self.hp.n_cortex) - self.prep_matrix, loop.prep_input)  # x0 if undamaged
         offset = fixed_point - self.prep_propagator @ fixed_point
         self.compiled.append((self._tensor(propagator.T), self._tensor(offset)))
+
+    def _stack(self) -> None:
+        """What ``generate`` indexes: ``slots`` (motif id -> index), ``steps`` (K, N, N) and
+        ``prep_offsets`` (K, N), stacked once from the compiled motifs."""
         self.slots = {loop.motif_id: i for i, loop in enumerate(self.loops)}
-        self.steps = torch.stack([step for step, _ in self.compiled])
-        self.prep_offsets = torch.stack([offset for _, offset in self.compiled])
+        if self.compiled:  # with none, generate refuses every id before it needs them
+            steps, offsets = zip(*self.compiled)
+            self.steps, self.prep_offsets = torch.stack(steps), torch.stack(offsets)
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(array), dtype=torch.float64, device=self.device)
