@@ -33,19 +33,22 @@ class UsageError(Exception):
 
 
 class Progress:
-    """One status line on stderr, rewritten in place on a terminal, one line per phase otherwise."""
+    """One status line on stderr, rewritten in place on a terminal, one line per phase otherwise
+    (nothing if not ``shown``)."""
 
-    def __init__(self, label: str):
-        self.label, self.start = label, time.perf_counter()
+    def __init__(self, label: str, shown: bool = True):
+        self.label, self.start, self.shown = label, time.perf_counter(), shown
         self.tty = sys.stderr.isatty()
 
     def __call__(self, message: str) -> None:
+        if not self.shown:
+            return
         line = f"[{self.label}] {message}  ({time.perf_counter() - self.start:.1f} s)"
         sys.stderr.write(f"\r\033[K{line}" if self.tty else line + "\n")
         sys.stderr.flush()
 
     def done(self) -> None:
-        if self.tty:
+        if self.shown and self.tty:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
 
@@ -105,8 +108,9 @@ def check_device(device: str) -> None:
 
 def command_run(args: argparse.Namespace) -> int:
     spec = registry.get_stream(args.stream)  # before the slow imports, so a typo is reported at once
-    if args.threads < 1:
-        raise UsageError(f"--threads {args.threads}: expected at least 1")
+    for option, count in (("--threads", args.threads), ("-j/--jobs", args.jobs)):
+        if count < 1:
+            raise UsageError(f"{option} {count}: expected at least 1")
     for option, value in (("--time-limit", args.time_limit), ("--memory-limit", args.memory_limit)):
         if not value >= 0:
             raise UsageError(f"{option} {value}: expected a non-negative number (0: no limit)")
@@ -138,20 +142,22 @@ def command_run(args: argparse.Namespace) -> int:
                 raise UsageError(f"record {path} exists; pass --force to replace it")
             runs.append((name, seed, overrides, path))
 
-    from .worker import Job, Limits, run
+    from .worker import Job, Limits, run_all
 
-    limits = Limits(time_s=args.time_limit, memory_mb=args.memory_limit)
+    jobs = [
+        Job(spec.name, name, seed, path, per_method[name], overrides, config, args.device, args.threads, args.force,
+            show_progress=args.jobs == 1)
+        for name, seed, overrides, path in runs
+    ]
     rows, failures = [], 0
-    for name, seed, overrides, path in runs:
-        label = methods[name].card.name
-        job = Job(spec.name, name, seed, path, per_method[name], overrides, config, args.device, args.threads, args.force)
-        row, reason = run(job, limits)
+    for job, (row, reason) in run_all(jobs, Limits(time_s=args.time_limit, memory_mb=args.memory_limit), args.jobs):
         if row is None:  # the method is untrusted code: record why, keep the other runs
-            failed = write_failed_record(path, spec.name, label, seed, overrides, reason)
-            print(f"error: {spec.name} {label} seed {seed}: {reason} (see {failed})", file=sys.stderr)
+            label = methods[job.method].card.name
+            failed = write_failed_record(job.path, spec.name, label, job.seed, job.overrides, reason)
+            print(f"error: {spec.name} {label} seed {job.seed}: {reason} (see {failed})", file=sys.stderr)
             failures += 1
             continue
-        print(f"wrote {path}", file=sys.stderr)
+        print(f"wrote {job.path}", file=sys.stderr)
         rows.append(row)
     if rows:
         print(results_table(rows))
@@ -216,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="replace existing records")
     run.add_argument("--threads", type=int, default=1,
                      help="CPU threads of torch and of numpy/scipy (default 1: small networks run fastest so)")
+    run.add_argument("-j", "--jobs", type=int, default=1,
+                     help="runs at once, each in its own worker process (default 1)")
     run.add_argument("--time-limit", type=float, default=3600.0, metavar="S",
                      help="seconds one run may take before it is stopped (default 3600; 0: none)")
     run.add_argument("--memory-limit", type=float, default=8192.0, metavar="MB",

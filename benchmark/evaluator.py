@@ -59,6 +59,8 @@ class Evaluation:
     R: np.ndarray  # (K, K) r2 of motif j after learning 0..k; NaN above the diagonal
     output_change: np.ndarray  # (K,) max |change| of an old motif's output caused by learning k
     rest_nmse: np.ndarray  # (K,) nmse of each motif from rest after the whole stream
+    final_outputs: list[np.ndarray]  # (K,) of (T_k, d_out): each motif produced from rest at the end
+    probe_change: np.ndarray  # (K,) see ``metrics.state_dependence``
     transition_nmse: np.ndarray  # (K, K, repeats) nmse of b started from a's end state; NaN on a == b
     sequence_ids: np.ndarray  # (S, L)
     sequence_nmse: np.ndarray  # (S, L)
@@ -196,6 +198,7 @@ class Evaluator:
             previous = outputs
             timings["test"] += time.perf_counter() - tic
         rest_nmse = 1.0 - R[K - 1]
+        final_outputs = outputs
 
         tic = time.perf_counter()
         self.progress("transitions")
@@ -229,6 +232,7 @@ class Evaluator:
                 "x": list(map(float, cfg.damage_fractions)),
                 "y": [self.damaged_final_r2(fraction) for fraction in cfg.damage_fractions],
             }
+        probe_change = self.probe_state_dependence(ends)  # last, so it cannot shift any other draw
         timings["robustness"] = time.perf_counter() - tic
         timings["total"] = time.perf_counter() - start_time
 
@@ -236,6 +240,8 @@ class Evaluator:
             R=R,
             output_change=output_change,
             rest_nmse=rest_nmse,
+            final_outputs=final_outputs,
+            probe_change=probe_change,
             transition_nmse=transition_nmse,
             sequence_ids=sequence_ids,
             sequence_nmse=sequence_nmse,
@@ -253,9 +259,12 @@ class Evaluator:
         ``transition_noise * rms(end state)``, the same for every preparation time."""
         K, repeats = self.info.n_motifs, self.config.transition_repeats
         a, b, _ = np.nonzero(~np.eye(K, dtype=bool)[:, :, None] & np.ones((1, 1, repeats), dtype=bool))
-        start = ends[torch.as_tensor(a, device=ends.device)]
-        z = torch.randn(start.shape, generator=self._generator(1), dtype=start.dtype).to(start.device)
-        return a, b, start + z * self.config.transition_noise * start.pow(2).mean(dim=1, keepdim=True).sqrt()
+        return a, b, self.perturb(ends[torch.as_tensor(a, device=ends.device)], purpose=1)
+
+    def perturb(self, states: torch.Tensor, purpose: int) -> torch.Tensor:
+        """(B, n_state) plus Gaussian noise of std ``transition_noise * rms(row)``."""
+        z = torch.randn(states.shape, generator=self._generator(purpose), dtype=states.dtype).to(states.device)
+        return states + z * self.config.transition_noise * states.pow(2).mean(dim=1, keepdim=True).sqrt()
 
     def transitions(self, ends: torch.Tensor, n_prep: int) -> np.ndarray:
         """(K, K, repeats) nmse of b after starting from a's perturbed end state ``ends[a]``."""
@@ -266,6 +275,19 @@ class Evaluator:
             outputs, _ = self.produce(b, start, n_prep)
             nmse[~np.eye(K, dtype=bool)] = self._nmse(outputs, b).reshape(-1, repeats)
         return nmse
+
+    def probe_state_dependence(self, ends: torch.Tensor) -> np.ndarray:
+        """(K,) rms change of each motif's output, with no preparation, between starting from
+        rest and from the next motif's end state perturbed as in a transition, over the std of
+        the motif's target. All zeros: the output ignores the state (a tape recorder)."""
+        K = self.info.n_motifs
+        ids = np.arange(K)
+        others = self.perturb(ends[torch.as_tensor((ids + 1) % K, device=ends.device)], purpose=5)
+        from_rest, _ = self.produce(ids, self._rest(K), 0)
+        from_other, _ = self.produce(ids, others, 0)
+        return np.array([
+            np.sqrt(np.mean((a - b) ** 2)) / self.targets[k].std() for k, (a, b) in enumerate(zip(from_rest, from_other))
+        ])
 
     def sequences(self) -> tuple[np.ndarray, np.ndarray]:
         """(S, L) ids and nmse of random sequences; each motif differs from the one before it."""

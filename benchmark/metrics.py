@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 R_FLOOR = -1.0
+TAPE_RECORDER_LIMIT = 1e-6  # state_dependence at or below it: the output ignores the state
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,22 @@ def interference(R: np.ndarray) -> float:
     R = _clipped(R)
     K = R.shape[0]
     return _mean([max(0.0, R[k - 1, j] - R[k, j]) for k in range(1, K) for j in range(k)])
+
+
+@metric(higher_is_better=True)
+def state_dependence(probe_change: np.ndarray) -> float:
+    """Largest change of a motif's output when started from another state (0: a tape recorder).
+
+    probe_change (K,): rms change of motif k's output, with no preparation, between starting
+    from rest and from another motif's perturbed end state, over the std of motif k's target."""
+    return float(np.max(probe_change, initial=0.0))
+
+
+def is_tape_recorder(scores: dict[str, float | bool]) -> bool:
+    """Whether a run's output ignored the state it was started from (``state_dependence`` at or
+    below ``TAPE_RECORDER_LIMIT``); False for records made before the score existed."""
+    value = scores.get("state_dependence")
+    return value is not None and value <= TAPE_RECORDER_LIMIT
 
 
 @metric(higher_is_better=True)

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from .method import Method
     from .streams import Stream
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the state_dependence score and the traces of the first motifs
+TRACED_MOTIFS = 3  # motifs whose final output from rest a record keeps, for the figures
 
 
 class RecordError(Exception):
@@ -50,6 +51,7 @@ class RunResult:
     R: list[list[float | None]]
     transition_matrix: list[list[float | None]]  # mean nmse over repeats; null on the diagonal
     rest_nmse: list[float]
+    traces: dict[str, Any]  # ids (M,) and produced (M, T, d_out): the first motifs from rest at the end
     sequences: dict[str, Any]  # ids and nmse, (S, L)
     curves: dict[str, Any]
     timings: dict[str, Any]
@@ -200,6 +202,10 @@ def build_record(
         R=evaluation.R,
         transition_matrix=mean_transition_nmse(evaluation.transition_nmse),
         rest_nmse=evaluation.rest_nmse,
+        traces={
+            "ids": list(range(min(K, TRACED_MOTIFS))),
+            "produced": [np.round(y, 5) for y in evaluation.final_outputs[:TRACED_MOTIFS]],
+        },
         sequences={"ids": evaluation.sequence_ids, "nmse": evaluation.sequence_nmse},
         curves=evaluation.curves,
         timings=evaluation.timings,

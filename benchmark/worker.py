@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import multiprocessing
 import resource
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .evaluator import EvalConfig
 
@@ -32,6 +33,7 @@ class Job:
     device: str = "cpu"
     threads: int = 1
     force: bool = False
+    show_progress: bool = True  # a status line on stderr (off when runs go in parallel)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,14 @@ class Limits:
 
     time_s: float = 0.0
     memory_mb: float = 0.0
+
+
+def run_all(jobs: list[Job], limits: Limits, parallel: int = 1) -> Iterator[tuple[Job, tuple[dict[str, Any] | None, str | None]]]:
+    """Runs every job, ``parallel`` at a time, each in its own worker; yields (job, ``run``'s
+    result) in the order of ``jobs``, each as soon as it and those before it are done."""
+    with ThreadPoolExecutor(max_workers=parallel) as pool:  # threads that each wait on one worker
+        for job, future in [(job, pool.submit(run, job, limits)) for job in jobs]:
+            yield job, future.result()
 
 
 def run(job: Job, limits: Limits) -> tuple[dict[str, Any] | None, str | None]:
@@ -81,7 +91,7 @@ def _work(job: Job, limits: Limits, sender: Any) -> None:
         stream = registry.get_stream(job.stream).build(job.seed)
         if limits.memory_mb:
             _cap_memory(limits.memory_mb)
-        progress = Progress(f"{job.stream} {method.card.name} seed {job.seed}")
+        progress = Progress(f"{job.stream} {method.card.name} seed {job.seed}", shown=job.show_progress)
         evaluation = Evaluator(method, stream, job.seed, job.config, job.device, progress).run()
         progress.done()
         record = build_record(stream, method, job.seed, job.device, job.config, job.overrides, evaluation)

@@ -387,6 +387,7 @@ EXPECTED_DIRECTION = {
     "transition_success_abs": True,
     "unseen_transition_success": True,
     "sequence_success": True,
+    "state_dependence": True,
 }
 
 
@@ -400,6 +401,7 @@ def _arrays() -> dict[str, object]:
         relative_cap=CAP,
         sequence_nmse=SEQ_NMSE,
         sequence_ids=SEQ_IDS,
+        probe_change=np.array([0.5, 0.0, 0.25]),
     )
 
 
@@ -431,6 +433,7 @@ def test_compute_metrics_returns_every_registered_score():
         "transition_success_abs": 1 / 3,
         "unseen_transition_success": 5 / 6,
         "sequence_success": 1 / 3,
+        "state_dependence": 0.5,
     }
     for name, value in expected.items():
         assert scores[name] == pytest.approx(value), name
@@ -444,3 +447,12 @@ def test_compute_metrics_ignores_extra_arrays_and_requires_named_ones():
     del arrays["rest_nmse"]
     with pytest.raises(KeyError):
         M.compute_metrics(arrays)
+
+
+def test_state_dependence_is_the_largest_probe_change_and_zero_marks_a_tape_recorder():
+    assert M.state_dependence(np.array([0.0, 0.3, 0.1])) == 0.3
+    assert M.state_dependence(np.zeros(0)) == 0.0
+    assert M.is_tape_recorder({"state_dependence": 0.0})
+    assert not M.is_tape_recorder({"state_dependence": 0.3})
+    assert not M.is_tape_recorder({"state_dependence": None})  # a record from before the score
+    assert not M.is_tape_recorder({})

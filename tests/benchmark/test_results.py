@@ -58,6 +58,7 @@ def synthetic_record(**changes) -> RunResult:
         R=np.array([[0.5, np.nan], [0.25, 0.75]]),
         transition_matrix=np.array([[np.nan, 0.1], [np.inf, np.nan]]),
         rest_nmse=np.array([0.75, 0.25], dtype=np.float32),
+        traces={"ids": [0], "produced": [np.zeros((2, 1), dtype=np.float32)]},
         sequences={"ids": np.array([[0, 1]], dtype=np.int64), "nmse": np.array([[0.0, -np.inf]])},
         curves={"final_r2_vs_noise": {"x": [0.0, 0.1], "y": [np.float64(0.5), np.nan]}},
         timings={"learn": [np.float64(0.01), 0.02]},
@@ -85,6 +86,7 @@ def test_to_json_turns_nan_into_null_and_numpy_into_plain_python():
     assert data["R"] == [[0.5, None], [0.25, 0.75]]
     assert data["transition_matrix"] == [[None, 0.1], [None, None]]
     assert data["rest_nmse"] == [0.75, 0.25]
+    assert data["traces"] == {"ids": [0], "produced": [[[0.0], [0.0]]]}
     assert data["sequences"] == {"ids": [[0, 1]], "nmse": [[0.0, None]]}
     assert data["metrics"] == {"final_r2": 0.25, "isolated": True, "forgetting": None}
     assert data["method"]["hyperparameters"] == {"lr": 0.5, "sizes": [1, 2]}
@@ -199,6 +201,9 @@ def test_zero_record_holds_every_promised_field(smoke, zero_record):
     assert data["metrics"]["isolated"] is True
     assert data["metrics"]["final_r2"] == pytest.approx(evaluation.metrics["final_r2"])
     assert len(data["rest_nmse"]) == K
+    assert data["traces"]["ids"] == [0, 1, 2]
+    assert np.array(data["traces"]["produced"]).shape == (3, smoke.motifs[0].n_steps, smoke.d_out)
+    assert data["metrics"]["state_dependence"] == 0.0  # zero ignores its state: a tape recorder
     assert np.array(data["sequences"]["ids"]).shape == (SMALL.n_sequences, SMALL.sequence_length)
     timings = data["timings"]
     assert set(timings) >= {"setup", "learn", "test", "transitions", "sequences", "robustness", "total"}
