@@ -138,8 +138,11 @@ def command_run(args: argparse.Namespace) -> int:
         overrides = {**per_method[name], **{f"eval.{k}": v for k, v in eval_overrides.items()}}
         for seed in seeds:
             path = record_path(out, spec.name, methods[name].card.name, seed, overrides)
+            if path.exists() and args.resume:
+                print(f"kept {path}", file=sys.stderr)
+                continue
             if path.exists() and not args.force:
-                raise UsageError(f"record {path} exists; pass --force to replace it")
+                raise UsageError(f"record {path} exists; pass --force to replace it or --resume to keep it")
             runs.append((name, seed, overrides, path))
 
     from .worker import Job, Limits, run_all
@@ -219,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="hyperparameter: KEY=V (every method that has it), METHOD.KEY=V, or eval.KEY=V")
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    run.add_argument("--force", action="store_true", help="replace existing records")
+    existing = run.add_mutually_exclusive_group()
+    existing.add_argument("--force", action="store_true", help="replace existing records")
+    existing.add_argument("--resume", action="store_true", help="keep existing records and run only the missing ones")
     run.add_argument("--threads", type=int, default=1,
                      help="CPU threads of torch and of numpy/scipy (default 1: small networks run fastest so)")
     run.add_argument("-j", "--jobs", type=int, default=1,
