@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from . import registry
 from .method import HyperparameterError, Method, parse_hyperparameter, setting_names
+from .regress import TargetsError
 from .results import RecordError
 
 SUMMARY_COLUMNS = [
@@ -108,15 +109,10 @@ def check_device(device: str) -> None:
 
 def command_run(args: argparse.Namespace) -> int:
     spec = registry.get_stream(args.stream)  # before the slow imports, so a typo is reported at once
-    for option, count in (("--threads", args.threads), ("-j/--jobs", args.jobs)):
-        if count < 1:
-            raise UsageError(f"{option} {count}: expected at least 1")
-    for option, value in (("--time-limit", args.time_limit), ("--memory-limit", args.memory_limit)):
-        if not value >= 0:
-            raise UsageError(f"{option} {value}: expected a non-negative number (0: no limit)")
+    check_execution_options(args)
 
     from .evaluator import EvalConfig
-    from .results import record_path, write_failed_record
+    from .results import record_path
 
     names = list(registry.METHODS) if args.method == "all" else [n for n in args.method.split(",") if n]
     if not names or len(set(names)) != len(names):
@@ -145,26 +141,37 @@ def command_run(args: argparse.Namespace) -> int:
                 raise UsageError(f"record {path} exists; pass --force to replace it or --resume to keep it")
             runs.append((name, seed, overrides, path))
 
-    from .worker import Job, Limits, run_all
+    from .worker import Job
 
     jobs = [
         Job(spec.name, name, seed, path, per_method[name], overrides, config, args.device, args.threads, args.force,
             show_progress=args.jobs == 1)
         for name, seed, overrides, path in runs
     ]
-    rows, failures = [], 0
+    done, failures = execute(jobs, args)
+    if done:
+        print(results_table([row for _, row in done]))
+    return 1 if failures else 0
+
+
+def execute(jobs: list[Any], args: argparse.Namespace) -> tuple[list[tuple[Any, dict[str, Any]]], int]:
+    """Runs ``jobs`` (worker.Job) under the command's limits, ``args.jobs`` at a time: (job, its
+    summary row) for those that completed, and how many failed (each leaves a failed record
+    and one line on stderr)."""
+    from .results import write_failed_record
+    from .worker import Limits, run_all
+
+    done, failures = [], 0
     for job, (row, reason) in run_all(jobs, Limits(time_s=args.time_limit, memory_mb=args.memory_limit), args.jobs):
         if row is None:  # the method is untrusted code: record why, keep the other runs
-            label = methods[job.method].card.name
-            failed = write_failed_record(job.path, spec.name, label, job.seed, job.overrides, reason)
-            print(f"error: {spec.name} {label} seed {job.seed}: {reason} (see {failed})", file=sys.stderr)
+            label = registry.get_method(job.method).card.name
+            failed = write_failed_record(job.path, job.stream, label, job.seed, job.overrides, reason)
+            print(f"error: {job.stream} {label} seed {job.seed}: {reason} (see {failed})", file=sys.stderr)
             failures += 1
             continue
         print(f"wrote {job.path}", file=sys.stderr)
-        rows.append(row)
-    if rows:
-        print(results_table(rows))
-    return 1 if failures else 0
+        done.append((job, row))
+    return done, failures
 
 
 def results_table(rows: list[dict[str, Any]]) -> str:
@@ -187,8 +194,85 @@ def command_leaderboard(args: argparse.Namespace) -> int:
             return 1
         print(f"leaderboard tables in {out} match the records in {results}")
         return 0
-    for path in leaderboard.write(results, out):
+    for path in leaderboard.write(results, out, figures=not args.no_figures):
         print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def command_regress(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from . import regress
+    from .leaderboard import read_record
+    from .results import record_path
+    from .worker import Job
+
+    check_execution_options(args)
+    check_device(args.device)
+    every_target = regress.read_targets(Path(args.targets))
+    targets = regress.in_tier(every_target, args.tier)
+    if not targets:
+        raise UsageError(f"{args.targets} has no targets for tier {args.tier!r}")
+    runs = regress.runs(targets)
+    labels = {method: registry.get_method(method).card.name for _, method, _ in runs}
+    scores: dict[tuple[str, str, int], dict[str, Any]] = {}
+    if args.from_records:
+        for stream, method, seed in runs:
+            path = record_path(Path(args.from_records), stream, labels[method], seed, {})
+            if path.exists():
+                scores[stream, method, seed] = read_record(path)["metrics"]
+            else:
+                print(f"error: no record {path}", file=sys.stderr)
+    else:
+        out = Path(args.out or tempfile.mkdtemp(prefix="motifbench-regress-"))
+        jobs = []
+        for stream, method, seed in runs:
+            path = record_path(out, stream, labels[method], seed, {})
+            if path.exists() and not args.force:
+                raise UsageError(f"record {path} exists; pass --force to replace it")
+            jobs.append(Job(stream, method, seed, path, device=args.device, threads=args.threads, force=args.force,
+                            show_progress=args.jobs == 1))
+        for job, row in execute(jobs, args)[0]:
+            scores[job.stream, job.method, job.seed] = row
+        print(f"records in {out}", file=sys.stderr)
+    verdicts = regress.judge(targets, scores)
+    print(regress.report(verdicts))
+    if args.update:
+        regress.write_targets(Path(args.targets), regress.updated(every_target, verdicts))
+        print(f"updated {sum(1 for v in verdicts if v.measured == v.measured)} targets in {args.targets}", file=sys.stderr)
+        return 0
+    failed = [v for v in verdicts if not v.passed]
+    if failed:
+        names = ", ".join(f"{v.target.method} {v.target.metric} on {v.target.stream}" for v in failed)
+        print(f"error: {len(failed)} of {len(verdicts)} targets missed: {names}", file=sys.stderr)
+        return 1
+    print(f"all {len(verdicts)} {args.tier} targets met", file=sys.stderr)
+    return 0
+
+
+def command_check(args: argparse.Namespace) -> int:
+    from . import conformance
+    from .worker import Limits, isolated
+
+    check_execution_options(args)
+    cls = registry.get_method(args.method)
+    per_method = parse_sets(args.set, {args.method: cls})[1][args.method]
+    check_device(args.device)
+    try:
+        cls(**per_method)
+    except HyperparameterError as error:
+        raise UsageError(f"--set: {error}") from None
+    job = conformance.CheckJob(args.method, per_method, args.device)
+    checks, reason = isolated(conformance.run_checks, job, Limits(args.time_limit, args.memory_limit), args.threads)
+    if checks is None:
+        print(f"error: checking {args.method}: {reason}", file=sys.stderr)
+        return 1
+    print(conformance.report(checks))
+    failed = [check.name for check in checks if not check.passed]
+    if failed:
+        print(f"error: {cls.card.name} failed {len(failed)} of {len(checks)} checks: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"{cls.card.name} passed all {len(checks)} checks", file=sys.stderr)
     return 0
 
 
@@ -211,6 +295,29 @@ def command_ls(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_execution_options(parser: argparse.ArgumentParser, parallel: bool = True) -> None:
+    """Where and how runs execute: device, threads, parallel workers (if ``parallel``) and limits."""
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads of torch and of numpy/scipy (default 1: small networks run fastest so)")
+    if parallel:
+        parser.add_argument("-j", "--jobs", type=int, default=1,
+                            help="runs at once, each in its own worker process (default 1)")
+    parser.add_argument("--time-limit", type=float, default=3600.0, metavar="S",
+                        help="seconds one run may take before it is stopped (default 3600; 0: none)")
+    parser.add_argument("--memory-limit", type=float, default=8192.0, metavar="MB",
+                        help="megabytes one run may allocate (default 8192; 0: none)")
+
+
+def check_execution_options(args: argparse.Namespace) -> None:
+    for option, count in (("--threads", args.threads), ("-j/--jobs", getattr(args, "jobs", 1))):
+        if count < 1:
+            raise UsageError(f"{option} {count}: expected at least 1")
+    for option, value in (("--time-limit", args.time_limit), ("--memory-limit", args.memory_limit)):
+        if not value >= 0:
+            raise UsageError(f"{option} {value}: expected a non-negative number (0: no limit)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motifbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -221,24 +328,34 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="results", help="records go to OUT/STREAM/METHOD/ (default ./results)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="hyperparameter: KEY=V (every method that has it), METHOD.KEY=V, or eval.KEY=V")
-    run.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     existing = run.add_mutually_exclusive_group()
     existing.add_argument("--force", action="store_true", help="replace existing records")
     existing.add_argument("--resume", action="store_true", help="keep existing records and run only the missing ones")
-    run.add_argument("--threads", type=int, default=1,
-                     help="CPU threads of torch and of numpy/scipy (default 1: small networks run fastest so)")
-    run.add_argument("-j", "--jobs", type=int, default=1,
-                     help="runs at once, each in its own worker process (default 1)")
-    run.add_argument("--time-limit", type=float, default=3600.0, metavar="S",
-                     help="seconds one run may take before it is stopped (default 3600; 0: none)")
-    run.add_argument("--memory-limit", type=float, default=8192.0, metavar="MB",
-                     help="megabytes one run may allocate (default 8192; 0: none)")
+    add_execution_options(run)
     run.set_defaults(handler=command_run)
     board = sub.add_parser("leaderboard", help="build the leaderboard tables from run records")
     board.add_argument("--results", default="leaderboard/results", help="records folder (default leaderboard/results)")
     board.add_argument("--out", default="leaderboard", help="where the tables go (default leaderboard)")
     board.add_argument("--check", action="store_true", help="exit 1 if the tables differ from what the records give")
+    board.add_argument("--no-figures", action="store_true", help="write the tables and the page, not the figures")
     board.set_defaults(handler=command_leaderboard)
+    check = sub.add_parser("check", help="the conformance checks every method must pass, as a pass/fail table")
+    check.add_argument("-m", "--method", required=True, help="a registered method or package.module:Class")
+    check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter: KEY=V")
+    add_execution_options(check, parallel=False)
+    check.set_defaults(handler=command_check)
+    regress_ = sub.add_parser("regress", help="re-run the runs of a targets file and fail on any score worse than its target")
+    regress_.add_argument("--tier", default="smoke", choices=["smoke", "standard", "scale"],
+                          help="the targets whose stream is in this tier (default smoke)")
+    regress_.add_argument("--targets", default="leaderboard/targets.csv", help="default leaderboard/targets.csv")
+    regress_.add_argument("--out", help="where the re-runs' records go (default: a new temporary folder)")
+    regress_.add_argument("--force", action="store_true", help="replace existing records in --out")
+    regress_.add_argument("--from-records", metavar="DIR",
+                          help="judge the records under DIR (RESULTS/STREAM/METHOD/seedN.json) instead of re-running")
+    regress_.add_argument("--update", action="store_true",
+                          help="write the measured scores into the targets file as its new targets (tolerances kept)")
+    add_execution_options(regress_)
+    regress_.set_defaults(handler=command_regress)
     ls = sub.add_parser("ls", help="list registered streams, methods or metrics")
     ls.add_argument("what", choices=["streams", "methods", "metrics"])
     ls.set_defaults(handler=command_ls)
@@ -249,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (UsageError, registry.UnknownNameError, RecordError) as error:
+    except (UsageError, registry.UnknownNameError, RecordError, TargetsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

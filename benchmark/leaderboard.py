@@ -3,14 +3,17 @@
 For each stream found under a results folder (``RESULTS/STREAM/METHOD/seedN[-tag].json``):
 ``STREAM.md`` (Markdown, mean ± s.e.m. over seeds) and ``STREAM.csv`` (the same numbers,
 mean and sem in separate columns), one row per method and setting, ranked by
-``sequence_success``, then ``final_r2``. The output depends on the records alone, so
-``check`` can tell whether committed tables are what the records give.
+``sequence_success``, then ``final_r2``; tape recorders (methods whose output ignores the
+state they start from) and failed runs are listed apart. ``index.html`` shows every stream's
+tables with its figures (``figures.py``). The text output depends on the records alone, so
+``--check`` can tell whether committed tables are what the records give.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +47,22 @@ def aggregate(rows: list[dict[str, Any]], columns: list[str], keys: tuple[str, .
     return table
 
 
-def as_text(table: list[dict[str, Any]], columns: list[str], keys: tuple[str, ...] = ("method",)) -> str:
-    """A GitHub Markdown table of ``aggregate``'s rows, each score as "mean ± sem"."""
-    from tabulate import tabulate
+def cells(table: list[dict[str, Any]], columns: list[str], keys: tuple[str, ...] = ("method",)) -> list[dict[str, str]]:
+    """``aggregate``'s rows as text: the keys, the seeds and each score as "mean ± sem"."""
 
     def cell(row: dict[str, Any], column: str) -> str:
         text = f"{row[column]:.3f}"
         return text if math.isnan(row[f"{column}_sem"]) else f"{text} ± {row[f'{column}_sem']:.3f}"
 
-    rows = [{**{k: row[k] for k in (*keys, "seeds")}, **{c: cell(row, c) for c in columns}} for row in table]
-    return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True)
+    return [{**{k: row[k] for k in (*keys, "seeds")}, **{c: cell(row, c) for c in columns}} for row in table]
+
+
+def as_text(table: list[dict[str, Any]], columns: list[str], keys: tuple[str, ...] = ("method",), style: str = "github") -> str:
+    """A table of ``aggregate``'s rows, each score as "mean ± sem"; ``style`` is tabulate's
+    (GitHub Markdown, or "html", which escapes the cells)."""
+    from tabulate import tabulate
+
+    return tabulate(cells(table, columns, keys), headers="keys", tablefmt=style, disable_numparse=True)
 
 
 def read_record(path: Path, required: tuple[str, ...] = ("metrics",)) -> dict[str, Any]:
@@ -76,52 +85,132 @@ def entry_name(record: dict[str, Any]) -> str:
     return f"{record['method']['name']} [{settings}]" if settings else record["method"]["name"]
 
 
-def build(results: Path) -> dict[str, str]:
-    """File name -> content of every table the records under ``results`` give. Failed runs
-    (``*.failed.json``) are listed under their stream's table, not ranked."""
-    rows_by_stream: dict[str, list[dict[str, Any]]] = {}
-    failures_by_stream: dict[str, list[str]] = {}
+@dataclass
+class StreamBoard:
+    """What the records of one stream give: ranked entries, tape recorders, failures.
+
+    ``ranked`` and ``tape_recorders`` are ``aggregate`` rows; ``records`` maps each entry name
+    to its records in seed order; ``failures`` are one line per failed run."""
+
+    stream: str
+    ranked: list[dict[str, Any]]
+    tape_recorders: list[dict[str, Any]]
+    records: dict[str, list[dict[str, Any]]]
+    failures: list[str]
+
+
+def collect(results: Path) -> list[StreamBoard]:
+    """Every stream's board from the records under ``results``, by stream name. An entry with
+    any run whose output ignored its start state (``metrics.is_tape_recorder``) is not ranked."""
+    from .metrics import is_tape_recorder
+
+    records: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    failures: dict[str, list[str]] = {}
     for path in sorted(Path(results).glob("*/*/seed*.json")):
         if path.name.endswith(".failed.json"):
             failure = read_record(path, required=("reason",))
-            line = f"- {entry_name(failure)}, seed {failure['seed']}: {failure['reason']}"
-            failures_by_stream.setdefault(failure["stream"]["name"], []).append(line)
+            line = f"{entry_name(failure)}, seed {failure['seed']}: {failure['reason']}"
+            failures.setdefault(failure["stream"]["name"], []).append(line)
             continue
         record = read_record(path)
-        row = {"method": entry_name(record), "seed": record["seed"], **record["metrics"]}
-        rows_by_stream.setdefault(record["stream"]["name"], []).append(row)
-    if not rows_by_stream and not failures_by_stream:
+        records.setdefault(record["stream"]["name"], {}).setdefault(entry_name(record), []).append(record)
+    if not records and not failures:
         raise RecordError(f"no records under {results} (expected STREAM/METHOD/seedN.json)")
-    files = {}
-    for stream in sorted(rows_by_stream.keys() | failures_by_stream.keys()):
-        rows = sorted(rows_by_stream.get(stream, []), key=lambda row: (row["method"], row["seed"]))
-        table = aggregate(rows, LEADERBOARD_COLUMNS) if rows else []
-        table.sort(key=lambda row: (-row[RANKED_BY], -row["final_r2"], row["method"]))
-        text = f"# {stream}\n\nRanked by {RANKED_BY}; mean ± s.e.m. over seeds.\n\n"
-        text += (as_text(table, LEADERBOARD_COLUMNS) if table else "No completed runs.") + "\n"
-        if stream in failures_by_stream:
-            text += "\n## Failed runs\n\n" + "\n".join(sorted(failures_by_stream[stream])) + "\n"
-        files[f"{stream}.md"] = text
-        files[f"{stream}.csv"] = as_csv(table)
+    boards = []
+    for stream in sorted(records.keys() | failures.keys()):
+        entries = {name: sorted(runs, key=lambda r: r["seed"]) for name, runs in sorted(records.get(stream, {}).items())}
+        tables: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+        for name, runs in entries.items():
+            rows = [{"method": name, "seed": r["seed"], **r["metrics"]} for r in runs]
+            tables[any(is_tape_recorder(r["metrics"]) for r in runs)] += aggregate(rows, LEADERBOARD_COLUMNS)
+        for table in tables.values():
+            table.sort(key=lambda row: (-row[RANKED_BY], -row["final_r2"], row["method"]))
+        order = [row["method"] for row in tables[False] + tables[True]]
+        boards.append(StreamBoard(stream, tables[False], tables[True], {name: entries[name] for name in order},
+                                  sorted(failures.get(stream, []))))
+    return boards
+
+
+TAPE_RECORDERS = "Tape recorders (output ignores the start state; not ranked)"
+
+
+def as_markdown(board: StreamBoard) -> str:
+    text = f"# {board.stream}\n\nRanked by {RANKED_BY}; mean ± s.e.m. over seeds.\n\n"
+    text += (as_text(board.ranked, LEADERBOARD_COLUMNS) if board.ranked else "No completed runs.") + "\n"
+    if board.tape_recorders:
+        text += f"\n## {TAPE_RECORDERS}\n\n" + as_text(board.tape_recorders, LEADERBOARD_COLUMNS) + "\n"
+    if board.failures:
+        text += "\n## Failed runs\n\n" + "\n".join(f"- {line}" for line in board.failures) + "\n"
+    return text
+
+
+def as_csv(board: StreamBoard) -> str:
+    """One row per entry, ranked first; ``tape_recorder`` tells the unranked ones."""
+    import pandas as pd
+
+    rows = [{**row, "tape_recorder": tape} for tape, table in ((False, board.ranked), (True, board.tape_recorders))
+            for row in table]
+    return pd.DataFrame(rows).to_csv(index=False, float_format="%.6f", lineterminator="\n")
+
+
+def as_html(boards: list[StreamBoard]) -> str:
+    """The static page: per stream its tables, failed runs, and the four figures."""
+    from html import escape
+
+    from .figures import figure_names
+
+    def table(rows: list[dict[str, Any]]) -> str:
+        return as_text(rows, LEADERBOARD_COLUMNS, style="html")
+
+    parts = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8"><title>motifbench leaderboard</title>',
+             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:100%}</style></head><body>",
+             "<h1>motifbench leaderboard</h1>",
+             f"<p>Built from run records alone by <code>motifbench leaderboard</code>. Ranked by {RANKED_BY}; "
+             "mean ± s.e.m. over seeds.</p>"]
+    for board in boards:
+        stream = escape(board.stream)
+        parts.append(f'<h2 id="{stream}">{stream}</h2>')
+        parts.append(f'<p><a href="{stream}.md">{stream}.md</a> · <a href="{stream}.csv">{stream}.csv</a></p>')
+        parts.append(table(board.ranked) if board.ranked else "<p>No completed runs.</p>")
+        if board.tape_recorders:
+            parts += [f"<h3>{escape(TAPE_RECORDERS)}</h3>", table(board.tape_recorders)]
+        if board.failures:
+            parts += ["<h3>Failed runs</h3>", "<ul>", *(f"<li>{escape(line)}</li>" for line in board.failures), "</ul>"]
+        if board.records:
+            parts += [f'<p><img src="figures/{name}" alt="{name}"></p>' for name in figure_names(board.stream)]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def build(results: Path) -> dict[str, str]:
+    """File name -> content of every text file the records under ``results`` give: per stream
+    ``STREAM.md`` and ``STREAM.csv``, and the page ``index.html``."""
+    boards = collect(results)
+    files = {"index.html": as_html(boards)}
+    for board in boards:
+        files[f"{board.stream}.md"] = as_markdown(board)
+        files[f"{board.stream}.csv"] = as_csv(board)
     return files
 
 
-def as_csv(table: list[dict[str, Any]]) -> str:
-    import pandas as pd
-
-    return pd.DataFrame(table).to_csv(index=False, float_format="%.6f", lineterminator="\n")
-
-
 def differences(results: Path, out: Path) -> list[str]:
-    """The tables under ``out`` that are missing or differ from what the records give."""
+    """The text files under ``out`` that are missing or differ from what the records give (not
+    the figures: their bytes depend on the matplotlib build)."""
     return [name for name, text in build(results).items() if not (out / name).is_file() or (out / name).read_text() != text]
 
 
-def write(results: Path, out: Path) -> list[Path]:
-    """Write every table; returns the paths written."""
+def write(results: Path, out: Path, figures: bool = True) -> list[Path]:
+    """Write every text file and, if ``figures``, every stream's figures; returns the paths written."""
+    from .figures import stream_figures
+
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, text in build(results).items():
         (out / name).write_text(text)
         paths.append(out / name)
+    if figures:
+        for board in collect(results):
+            if board.records:
+                paths += [out / "figures" / name for name in stream_figures(board.records, board.stream, out / "figures")]
     return paths

@@ -14,7 +14,7 @@ import resource
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .evaluator import EvalConfig
 
@@ -54,9 +54,17 @@ def run_all(jobs: list[Job], limits: Limits, parallel: int = 1) -> Iterator[tupl
 
 def run(job: Job, limits: Limits) -> tuple[dict[str, Any] | None, str | None]:
     """Runs ``job`` in a worker: (its summary row, None), or (None, a one-line reason)."""
+    return isolated(evaluate, job, limits, job.threads)
+
+
+def isolated(task: Callable[[Any, Callable[[], None]], Any], argument: Any, limits: Limits, threads: int = 1) -> tuple[Any, str | None]:
+    """``task(argument, cap_memory)`` in a spawned worker process with ``threads`` CPU threads:
+    (what it returned, None), or (None, a one-line reason). The task calls ``cap_memory()``
+    once its imports are done; from then on the memory limit holds. ``task`` must be a
+    module-level function and its result picklable."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=_work, args=(job, limits, sender), daemon=True)
+    worker = context.Process(target=_work, args=(task, argument, limits, threads, sender), daemon=True)
     worker.start()
     sender.close()
     try:
@@ -74,34 +82,37 @@ def run(job: Job, limits: Limits) -> tuple[dict[str, Any] | None, str | None]:
         receiver.close()
 
 
-def _work(job: Job, limits: Limits, sender: Any) -> None:
-    """The worker's body: rebuild the run, cap memory, evaluate, write the record, report."""
+def _work(task: Callable[[Any, Callable[[], None]], Any], argument: Any, limits: Limits, threads: int, sender: Any) -> None:
+    """The worker's body: set threads, run the task, report its result or why it failed."""
     try:
         import torch
         from threadpoolctl import threadpool_limits
 
-        from . import registry
-        from .cli import Progress
-        from .evaluator import Evaluator
-        from .results import build_record, write_record
-
-        torch.set_num_threads(job.threads)
-        threadpool_limits(job.threads)
-        method = registry.get_method(job.method)(**job.hyperparams)
-        stream = registry.get_stream(job.stream).build(job.seed)
-        if limits.memory_mb:
-            _cap_memory(limits.memory_mb)
-        progress = Progress(f"{job.stream} {method.card.name} seed {job.seed}", shown=job.show_progress)
-        evaluation = Evaluator(method, stream, job.seed, job.config, job.device, progress).run()
-        progress.done()
-        record = build_record(stream, method, job.seed, job.device, job.config, job.overrides, evaluation)
-        write_record(job.path, record, force=job.force)
-        row = {"method": method.card.name, "seed": job.seed, **evaluation.metrics, "time_s": evaluation.timings["total"]}
-        sender.send(("ok", row))
+        torch.set_num_threads(threads)
+        threadpool_limits(threads)
+        sender.send(("ok", task(argument, lambda: _cap_memory(limits.memory_mb) if limits.memory_mb else None)))
     except BaseException as error:  # everything the method can do wrong ends here, as one line
         sender.send(("failed", _reason(error, limits)))
     finally:
         sender.close()
+
+
+def evaluate(job: Job, cap_memory: Callable[[], None]) -> dict[str, Any]:
+    """A worker task: rebuild the run, evaluate it, write its record; returns its summary row."""
+    from . import registry
+    from .cli import Progress
+    from .evaluator import Evaluator
+    from .results import build_record, write_record
+
+    method = registry.get_method(job.method)(**job.hyperparams)
+    stream = registry.get_stream(job.stream).build(job.seed)
+    cap_memory()
+    progress = Progress(f"{job.stream} {method.card.name} seed {job.seed}", shown=job.show_progress)
+    evaluation = Evaluator(method, stream, job.seed, job.config, job.device, progress).run()
+    progress.done()
+    record = build_record(stream, method, job.seed, job.device, job.config, job.overrides, evaluation)
+    write_record(job.path, record, force=job.force)
+    return {"method": method.card.name, "seed": job.seed, **evaluation.metrics, "time_s": evaluation.timings["total"]}
 
 
 def _reason(error: BaseException, limits: Limits) -> str:

@@ -10,15 +10,18 @@ from motifbench.results import RecordError
 SCORES = dict(transition_success=0.5, unseen_transition_success=0.5, plasticity=0.9, forgetting=0.1, interference=0.0)
 
 
-def write_records(root, stream="smoke-v1"):
-    """Three methods, two seeds each; ``good`` chains best, ``tuned`` is ``good`` with a setting."""
+def write_records(root, stream="smoke-v1", tape_recorder=False):
+    """Three methods, two seeds each; ``good`` chains best, ``tuned`` is ``good`` with a setting;
+    with ``tape_recorder``, a fourth, ``parrot``, whose output ignores its start state."""
     entries = [("good", {}, [0.9, 0.7]), ("poor", {}, [0.1, 0.3]), ("good", {"lr": 0.1}, [0.4, 0.4])]
+    entries += [("parrot", {}, [1.0, 1.0])] if tape_recorder else []
     for name, overrides, sequence_scores in entries:
         for seed, sequence in enumerate(sequence_scores):
             tag = "-x" if overrides else ""
             path = root / stream / name / f"seed{seed}{tag}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            metrics = dict(SCORES, sequence_success=sequence, final_r2=0.5 + seed / 10)
+            metrics = dict(SCORES, sequence_success=sequence, final_r2=0.5 + seed / 10,
+                           state_dependence=0.0 if name == "parrot" else 0.2)
             record = {"method": {"name": name}, "stream": {"name": stream}, "seed": seed, "overrides": overrides,
                       "metrics": metrics}
             path.write_text(json.dumps(record))
@@ -27,7 +30,7 @@ def write_records(root, stream="smoke-v1"):
 def test_tables_rank_by_sequence_success_with_mean_and_sem(tmp_path):
     write_records(tmp_path / "results")
     files = leaderboard.build(tmp_path / "results")
-    assert sorted(files) == ["smoke-v1.csv", "smoke-v1.md"]
+    assert sorted(files) == ["index.html", "smoke-v1.csv", "smoke-v1.md"]
     rows = [line for line in files["smoke-v1.md"].splitlines() if line.startswith("| ") and "method" not in line]
     assert [row.split("|")[1].strip() for row in rows] == ["good", "good [lr=0.1]", "poor"]
     assert "| 0,1     | 0.800 ± 0.100" in rows[0]
@@ -43,7 +46,7 @@ def test_output_depends_on_the_records_alone(tmp_path):
 
 def test_check_passes_on_generated_tables_and_fails_after_a_hand_edit(tmp_path, capsys):
     write_records(tmp_path / "results")
-    args = ["leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "board")]
+    args = ["leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "board"), "--no-figures"]
     assert cli.main(args) == 0
     assert cli.main(args + ["--check"]) == 0
     table = tmp_path / "board" / "smoke-v1.md"
@@ -54,7 +57,7 @@ def test_check_passes_on_generated_tables_and_fails_after_a_hand_edit(tmp_path, 
 
 def test_check_fails_when_a_table_is_missing_or_a_record_is_added(tmp_path):
     write_records(tmp_path / "results")
-    args = ["leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "board")]
+    args = ["leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "board"), "--no-figures"]
     assert cli.main(args) == 0
     write_records(tmp_path / "results", stream="other-v1")
     assert cli.main(args + ["--check"]) == 1
@@ -85,3 +88,22 @@ def test_failed_runs_are_listed_apart_not_ranked(tmp_path):
     table, failures = files["smoke-v1.md"].split("## Failed runs")
     assert "hang" not in table and "hang" not in files["smoke-v1.csv"]
     assert failures.strip() == "- hang, seed 0: timed out after 5 s"
+
+
+def test_tape_recorders_are_listed_apart_not_ranked(tmp_path):
+    write_records(tmp_path / "results", tape_recorder=True)
+    files = leaderboard.build(tmp_path / "results")
+    ranked, apart = files["smoke-v1.md"].split("## Tape recorders")
+    assert "parrot" not in ranked and "| parrot " in apart
+    csv_rows = {line.split(",")[0]: line.split(",")[-1] for line in files["smoke-v1.csv"].splitlines()[1:]}
+    assert csv_rows["parrot"] == "True" and csv_rows["good"] == "False"
+
+
+def test_the_page_shows_every_stream_with_its_tables_and_figures(tmp_path):
+    write_records(tmp_path / "results", tape_recorder=True)
+    write_records(tmp_path / "results", stream="other-v1")
+    page = leaderboard.build(tmp_path / "results")["index.html"]
+    for stream in ("smoke-v1", "other-v1"):
+        assert f'<h2 id="{stream}">' in page and f'src="figures/{stream}-R.png"' in page
+    assert page.count("<table>") == 3  # two ranked tables and one of tape recorders
+    assert "<td>good [lr=0.1]</td>" in page and "0.800 ± 0.100" in page

@@ -13,6 +13,8 @@ result in advance:
 - misbehaving methods (``Crashing``, ``GenerateRaises``, ``NaNOutput``, ``SleepsForever``,
   ``AllocatesWithoutBound``, ``Dies``, ...), each broken in exactly one way; the CLI tests
   name them as ``toy_methods:Crashing`` and so on.
+- methods that break one conformance check each (``ChangesOnGenerate``, ``Unseeded``,
+  ``ForgetsOnLoad``, ``WritesIntoState``), and ``DegradedFinetune`` for score regression.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from motifbench.baselines.finetune import Finetune
 from motifbench.method import Method, MethodCard, Settings, StreamInfo, hyperparameter
 from motifbench.streams import Motif
 
@@ -231,3 +234,60 @@ class WithLr(Toy):
 
     card = MethodCard(name="with_lr", version="0", citation="motifbench tests", uses_sgd=False)
     Hyperparams = _LrHyperparams
+
+
+# --- methods that break one conformance check each (motifbench check) --------------------------
+
+
+class ChangesOnGenerate(Toy):
+    """Remembers every generate call in its learned state."""
+
+    card = MethodCard(name="changes_on_generate", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        self.learned.append(-1)
+        return super().generate(ids, state, n_prep, n_steps)
+
+
+class Unseeded(Toy):
+    """Outputs a small level drawn at setup from an unseeded generator."""
+
+    card = MethodCard(name="unseeded", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def setup(self, info: StreamInfo, seed: int, device: str = "cpu") -> None:
+        super().setup(info, seed, device)
+        self.level = 1e-3 * float(np.random.default_rng().normal())  # small: scores stay unclipped
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        return torch.full((len(ids), n_steps, self.info.d_out), self.level), state.clone()
+
+
+class ForgetsOnLoad(Toy):
+    """Outputs how many motifs it learned; ``load_state_dict`` ignores what it is given."""
+
+    card = MethodCard(name="forgets_on_load", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        return torch.full((len(ids), n_steps, self.info.d_out), float(len(self.learned))), state.clone()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class WritesIntoState(Toy):
+    """Adds to the start state it is given, in place."""
+
+    card = MethodCard(name="writes_into_state", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        state.add_(1.0)
+        return super().generate(ids, state, n_prep, n_steps)
+
+
+class DegradedFinetune(Finetune):
+    """``finetune`` made deliberately worse: a twentieth of its Adam steps per motif."""
+
+    card = MethodCard(name="finetune_degraded", version="0", citation="motifbench tests")
+
+    def learn(self, motif: Motif) -> None:
+        self.fit([motif], max_iterations=self.hp.max_iterations // 20)
