@@ -186,7 +186,10 @@ def as_html(boards: list[StreamBoard]) -> str:
 def build(results: Path) -> dict[str, str]:
     """File name -> content of every text file the records under ``results`` give: per stream
     ``STREAM.md`` and ``STREAM.csv``, and the page ``index.html``."""
-    boards = collect(results)
+    return text_files(collect(results))
+
+
+def text_files(boards: list[StreamBoard]) -> dict[str, str]:
     files = {"index.html": as_html(boards)}
     for board in boards:
         files[f"{board.stream}.md"] = as_markdown(board)
@@ -203,14 +206,15 @@ def differences(results: Path, out: Path) -> list[str]:
 def write(results: Path, out: Path, figures: bool = True) -> list[Path]:
     """Write every text file and, if ``figures``, every stream's figures; returns the paths written."""
     from .figures import stream_figures
+    from .results import write_text
 
-    out.mkdir(parents=True, exist_ok=True)
+    boards = collect(results)
     paths = []
-    for name, text in build(results).items():
-        (out / name).write_text(text)
+    for name, text in text_files(boards).items():
+        write_text(out / name, text, force=True)
         paths.append(out / name)
     if figures:
-        for board in collect(results):
+        for board in boards:
             if board.records:
                 paths += [out / "figures" / name for name in stream_figures(board.records, board.stream, out / "figures")]
     return paths

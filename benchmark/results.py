@@ -155,7 +155,7 @@ def write_record(path: Path, record: RunResult, force: bool = False) -> None:
 def write_text(path: Path, text: str, force: bool = False) -> None:
     """Write atomically; an existing file is kept unless ``force``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
         os.chmod(tmp, 0o644)
         with os.fdopen(fd, "w") as handle:

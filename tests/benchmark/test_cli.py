@@ -132,6 +132,7 @@ def test_unloadable_method_path_is_a_usage_error(tmp_path, capsys, toy_path):
         (["--set", "joint.lr=0.1"], ["joint", "not among"]),
         (["--set", "lr"], ["KEY=VALUE"]),
         (["--device", "cuda", "--set", "zero.lr=0.1"], ["zero", "lr"]),
+        (["-j", "0"], ["-j/--jobs", "at least 1"]),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(extra, words, tmp_path, capsys):
@@ -208,6 +209,21 @@ def test_existing_record_is_kept_unless_force(tmp_path, capsys):
     assert path.stat().st_ino != inode  # a new file took its place
     assert json.loads(path.read_text())["method"]["name"] == "zero"
     assert files_under(tmp_path) == [str(path.relative_to(tmp_path))]  # no temporary files
+
+
+def test_resume_keeps_existing_records_and_runs_the_missing_ones_in_parallel(tmp_path, capsys):
+    args = ["run", "--stream", "smoke-v1", "--method", "zero", "--out", str(tmp_path), *SMALL_EVAL]
+    assert run(capsys, *args)[0] == 0
+    (first,) = [tmp_path / name for name in files_under(tmp_path)]
+    inode = first.stat().st_ino
+    code, out, err = run(capsys, *args, "--seeds", "0,1,2", "--resume", "-j", "2")
+    assert code == 0, err
+    assert f"kept {first}" in err and err.count("wrote ") == 2
+    assert first.stat().st_ino == inode
+    assert [name.rsplit("/", 1)[-1][:5] for name in files_under(tmp_path)] == ["seed0", "seed1", "seed2"]
+    assert "| zero     | 1,2 " in out  # the table holds the runs made now
+    with pytest.raises(SystemExit, match="2"):  # argparse refuses both
+        main([*args, "--resume", "--force"])
 
 
 # ----------------------------------------------------------------------------------------------
