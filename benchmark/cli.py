@@ -134,12 +134,8 @@ def command_run(args: argparse.Namespace) -> int:
         overrides = {**per_method[name], **{f"eval.{k}": v for k, v in eval_overrides.items()}}
         for seed in seeds:
             path = record_path(out, spec.name, methods[name].card.name, seed, overrides)
-            if path.exists() and args.resume:
-                print(f"kept {path}", file=sys.stderr)
-                continue
-            if path.exists() and not args.force:
-                raise UsageError(f"record {path} exists; pass --force to replace it or --resume to keep it")
-            runs.append((name, seed, overrides, path))
+            if is_to_run(path, args):
+                runs.append((name, seed, overrides, path))
 
     from .worker import Job
 
@@ -152,6 +148,20 @@ def command_run(args: argparse.Namespace) -> int:
     if done:
         print(results_table([row for _, row in done]))
     return 1 if failures else 0
+
+
+def is_to_run(path: Path, args: argparse.Namespace) -> bool:
+    """Whether the run that writes ``path`` goes ahead: an existing record is replaced with
+    ``--force``, kept with ``--resume`` (False), and otherwise a UsageError."""
+    if not path.exists():
+        return True
+    if getattr(args, "resume", False):
+        print(f"kept {path}", file=sys.stderr)
+        return False
+    if args.force:
+        return True
+    resume = " or --resume to keep it" if hasattr(args, "resume") else ""
+    raise UsageError(f"record {path} exists; pass --force to replace it{resume}")
 
 
 def execute(jobs: list[Any], args: argparse.Namespace) -> tuple[list[tuple[Any, dict[str, Any]]], int]:
@@ -228,10 +238,9 @@ def command_regress(args: argparse.Namespace) -> int:
         jobs = []
         for stream, method, seed in runs:
             path = record_path(out, stream, labels[method], seed, {})
-            if path.exists() and not args.force:
-                raise UsageError(f"record {path} exists; pass --force to replace it")
-            jobs.append(Job(stream, method, seed, path, device=args.device, threads=args.threads, force=args.force,
-                            show_progress=args.jobs == 1))
+            if is_to_run(path, args):
+                    jobs.append(Job(stream, method, seed, path, device=args.device, threads=args.threads,
+                                force=args.force, show_progress=args.jobs == 1))
         for job, row in execute(jobs, args)[0]:
             scores[job.stream, job.method, job.seed] = row
         print(f"records in {out}", file=sys.stderr)
@@ -239,7 +248,7 @@ def command_regress(args: argparse.Namespace) -> int:
     print(regress.report(verdicts))
     if args.update:
         regress.write_targets(Path(args.targets), regress.updated(every_target, verdicts))
-        print(f"updated {sum(1 for v in verdicts if v.measured == v.measured)} targets in {args.targets}", file=sys.stderr)
+        print(f"wrote the measured scores into {args.targets} as its {args.tier} targets", file=sys.stderr)
         return 0
     failed = [v for v in verdicts if not v.passed]
     if failed:

@@ -118,7 +118,7 @@ def test_regress_passes_on_the_committed_targets_and_fails_for_a_degraded_method
     out, err = capsys.readouterr()
     assert "FAIL: worse than the target" in out
     assert err.strip().splitlines()[-1].startswith("error: ")
-    assert "toy_methods:DegradedFinetune final_r2 on smoke-v1" in err
+    assert "toy_methods:DegradedFinetune plasticity on smoke-v1" in err
 
 
 def test_from_records_judges_existing_records_without_running(tmp_path, capsys):
