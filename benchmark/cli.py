@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import time
 from pathlib import Path
@@ -221,10 +222,17 @@ def command_regress(args: argparse.Namespace) -> int:
     check_device(args.device)
     every_target = regress.read_targets(Path(args.targets))
     targets = regress.in_tier(every_target, args.tier)
+    if args.method:
+        targets = [t for t in targets if t.method in args.method.split(",")]
     if not targets:
-        raise UsageError(f"{args.targets} has no targets for tier {args.tier!r}")
+        only = f" and method {args.method!r}" if args.method else ""
+        raise UsageError(f"{args.targets} has no targets for tier {args.tier!r}{only}")
     runs = regress.runs(targets)
-    labels = {method: registry.get_method(method).card.name for _, method, _ in runs}
+    try:
+        labels = {method: registry.get_method(method).card.name for _, method, _ in runs}
+    except registry.UnknownNameError as error:
+        raise UsageError(f"{args.targets}: {error} (name methods as --method does: "
+                         "a registered name or package.module:Class)") from None
     scores: dict[tuple[str, str, int], dict[str, Any]] = {}
     if args.from_records:
         for stream, method, seed in runs:
@@ -232,7 +240,7 @@ def command_regress(args: argparse.Namespace) -> int:
             if path.exists():
                 scores[stream, method, seed] = read_record(path)["metrics"]
             else:
-                print(f"error: no record {path}", file=sys.stderr)
+                print(f"warning: no record {path}", file=sys.stderr)
     else:
         out = Path(args.out or tempfile.mkdtemp(prefix="motifbench-regress-"))
         jobs = []
@@ -248,7 +256,9 @@ def command_regress(args: argparse.Namespace) -> int:
     print(regress.report(verdicts))
     if args.update:
         regress.write_targets(Path(args.targets), regress.updated(every_target, verdicts))
-        print(f"wrote the measured scores into {args.targets} as its {args.tier} targets", file=sys.stderr)
+        measured = sum(1 for v in verdicts if not math.isnan(v.measured))
+        print(f"updated {measured} targets in {args.targets}; kept {len(verdicts) - measured} that have no score",
+              file=sys.stderr)
         return 0
     failed = [v for v in verdicts if not v.passed]
     if failed:
@@ -361,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     regress_.add_argument("--force", action="store_true", help="replace existing records in --out")
     regress_.add_argument("--from-records", metavar="DIR",
                           help="judge the records under DIR (RESULTS/STREAM/METHOD/seedN.json) instead of re-running")
+    regress_.add_argument("--method", help="only the targets of these methods (comma-separated, as in the file)")
     regress_.add_argument("--update", action="store_true",
                           help="write the measured scores into the targets file as its new targets (tolerances kept)")
     add_execution_options(regress_)

@@ -121,13 +121,24 @@ def test_regress_passes_on_the_committed_targets_and_fails_for_a_degraded_method
     assert "toy_methods:DegradedFinetune plasticity on smoke-v1" in err
 
 
-def test_from_records_judges_existing_records_without_running(tmp_path, capsys):
+def test_from_records_judges_existing_records_and_update_touches_only_the_chosen_method(tmp_path, capsys):
     records = tmp_path / "records"
     assert cli.main(["run", "--stream", "smoke-v1", "--method", "zero", "--out", str(records)]) == 0
     path = tmp_path / "targets.csv"
-    path.write_text(HEADER + "smoke-v1,zero,final_r2,0.9,0.05,0\n")
+    path.write_text(HEADER + "smoke-v1,zero,final_r2,0.9,0.05,0\nsmoke-v1,finetune,final_r2,0.5,0.05,0\n")
+    judge = ["regress", "--targets", str(path), "--from-records", str(records), "--method", "zero"]
     capsys.readouterr()
-    assert cli.main(["regress", "--targets", str(path), "--from-records", str(records)]) == 1
-    assert cli.main(["regress", "--targets", str(path), "--from-records", str(records), "--update"]) == 0
-    assert cli.main(["regress", "--targets", str(path), "--from-records", str(records)]) == 0
-    assert regress.read_targets(path)[0].target < 0.05  # zero's measured score, rounded
+    assert cli.main(judge) == 1
+    assert cli.main([*judge, "--update"]) == 0
+    assert "updated 1 targets" in capsys.readouterr().err
+    assert cli.main(judge) == 0
+    zero, finetune = regress.read_targets(path)
+    assert zero.target < 0.05 and finetune.target == 0.5  # zero's measured score; finetune's kept
+
+
+def test_a_method_the_targets_name_that_cannot_be_loaded_is_one_line(tmp_path, capsys):
+    path = tmp_path / "targets.csv"
+    path.write_text(HEADER + "smoke-v1,my_esn,final_r2,0.9,0.05,0\n")
+    assert cli.main(["regress", "--targets", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "unknown method 'my_esn'" in err and "package.module:Class" in err
