@@ -58,16 +58,15 @@ def run_checks(job: CheckJob, cap_memory: Callable[[], None]) -> list[Check]:
     stream = registry.get_stream(CHECK_STREAM).build(CHECK_SEED)
     cap_memory()
 
-    def evaluate(method: Any) -> Evaluator:
-        evaluator = Evaluator(method, stream, CHECK_SEED, device=job.device)
-        evaluator.evaluation = evaluator.run()
-        return evaluator
+    def evaluator(method: Any) -> Evaluator:
+        return Evaluator(method, stream, CHECK_SEED, device=job.device)
 
+    first = evaluator(cls(**job.hyperparams))
     try:
-        first = evaluate(cls(**job.hyperparams))
+        scores = first.run().metrics
     except Exception as error:  # nothing else can be checked without one evaluation
         return [Check("outputs: shapes, finite, no crash", False, " ".join(str(error).split()))]
-    method, scores = first.method, first.evaluation.metrics
+    method = first.method
     checks = [Check("outputs: shapes, finite, no crash", True, f"final_r2 {scores['final_r2']:.3f}")]
 
     K = len(stream.motifs)
@@ -81,20 +80,20 @@ def run_checks(job: CheckJob, cap_memory: Callable[[], None]) -> list[Check]:
     if method.card.nondeterministic:
         checks.append(Check("same seed, same scores", True, "skipped: the card declares the method nondeterministic"))
     else:
-        again = evaluate(cls(**job.hyperparams)).evaluation.metrics
+        again = evaluator(cls(**job.hyperparams)).run().metrics
         differing = [name for name in scores if not _same(scores[name], again[name])]
         checks.append(_verdict("same seed, same scores", not differing, f"scores differ: {', '.join(differing)}"))
 
     restored = cls(**job.hyperparams)
     restored.setup(first.info, CHECK_SEED, job.device)
     restored.load_state_dict(copy.deepcopy(method.state_dict()))
-    replayed, _ = Evaluator(restored, stream, CHECK_SEED, device=job.device).produce(ids, restored.rest_state(K), first.n_prep)
+    replayed, _ = evaluator(restored).produce(ids, restored.rest_state(K), first.n_prep)
     checks.append(_verdict("state round-trip", _same(reference, replayed),
                            "a fresh instance loaded with state_dict() generates different outputs"))
 
     checks.append(_inputs_read_only(cls(**job.hyperparams), stream, first))
 
-    zero = evaluate(registry.get_method("zero")()).evaluation.metrics["final_r2"]
+    zero = evaluator(registry.get_method("zero")()).run().metrics["final_r2"]
     versus = f"final_r2 {scores['final_r2']:.3f} vs zero's {zero:.3f}"
     checks.append(_verdict("learns better than zero", scores["final_r2"] >= zero + LEARNS_MARGIN,
                            f"{versus} (+{LEARNS_MARGIN} needed)", versus))
