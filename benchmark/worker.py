@@ -47,9 +47,12 @@ class Limits:
 def run_all(jobs: list[Job], limits: Limits, parallel: int = 1) -> Iterator[tuple[Job, tuple[dict[str, Any] | None, str | None]]]:
     """Runs every job, ``parallel`` at a time, each in its own worker; yields (job, ``run``'s
     result) in the order of ``jobs``, each as soon as it and those before it are done."""
-    with ThreadPoolExecutor(max_workers=parallel) as pool:  # threads that each wait on one worker
+    pool = ThreadPoolExecutor(max_workers=parallel)  # threads that each wait on one worker
+    try:
         for job, future in [(job, pool.submit(run, job, limits)) for job in jobs]:
             yield job, future.result()
+    finally:  # on an interrupt, start no more runs
+        pool.shutdown(cancel_futures=True)
 
 
 def run(job: Job, limits: Limits) -> tuple[dict[str, Any] | None, str | None]:
