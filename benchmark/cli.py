@@ -247,7 +247,7 @@ def command_regress(args: argparse.Namespace) -> int:
         for stream, method, seed in runs:
             path = record_path(out, stream, labels[method], seed, {})
             if is_to_run(path, args):
-                    jobs.append(Job(stream, method, seed, path, device=args.device, threads=args.threads,
+                jobs.append(Job(stream, method, seed, path, device=args.device, threads=args.threads,
                                 force=args.force, show_progress=args.jobs == 1))
         for job, row in execute(jobs, args)[0]:
             scores[job.stream, job.method, job.seed] = row
