@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from motifbench.baselines.ann_additive import ANNAdditive, ANNAdditiveHyperparams
-from motifbench.method import MethodCard, StreamInfo, hyperparameter, ordered_pair
+from motifbench.method import MethodCard, StreamInfo, hyperparameter, ordered_pair, relative_noise
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ class ANNPrepHyperparams(ANNAdditiveHyperparams):
     start_noise: float = hyperparameter(0.1, "std of the training start state's perturbation, relative to its rms", low=0)
     init_state_std: float = hyperparameter(2.0, "largest std of the random states the preparation starts from", low=0)
 
+    def check(self) -> None:
+        ordered_pair("prep_tau_range", self.prep_tau_range)
+
 
 class ANNPrep(ANNAdditive):
     card = MethodCard(
@@ -55,8 +58,8 @@ class ANNPrep(ANNAdditive):
     Hyperparams = ANNPrepHyperparams
 
     def setup(self, info: StreamInfo, seed: int, device: str = "cpu") -> None:
-        shortest, longest = ordered_pair("prep_tau_range", self.hp.prep_tau_range)
-        self.prep_steps = (round(shortest * info.tau / info.dt), round(longest * info.tau / info.dt))
+        shortest, longest = self.hp.prep_tau_range
+        self.prep_steps = (info.steps(shortest), info.steps(longest))
         super().setup(info, seed, device)
 
     def make_motif_params(self, total: int) -> nn.Module:
@@ -79,9 +82,8 @@ class ANNPrep(ANNAdditive):
     def training_trials(self, motif_ids: torch.Tensor, n_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Production from the perturbed start states, and the preparation's distance to them."""
         starts = torch.stack(list(self.motif_params.starts))[motif_ids]  # (B, N)
-        rms = starts.detach().pow(2).mean(dim=1, keepdim=True).sqrt()
-        noise = torch.randn(starts.shape, generator=self.generator).to(self.device)
-        y, _ = self.forward(starts + self.hp.start_noise * rms * noise, motif_ids, 0, n_steps)
+        noise = relative_noise(starts, self.hp.start_noise, self.generator)
+        y, _ = self.forward(starts + noise, motif_ids, 0, n_steps)
         shortest, longest = self.prep_steps
         n_prep = int(torch.randint(shortest, longest + 1, (1,), generator=self.generator))
         _, prepared = self.forward(self.random_states(len(motif_ids)), motif_ids, n_prep, 0)

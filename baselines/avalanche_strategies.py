@@ -73,7 +73,7 @@ from torch import nn
 
 from motifbench.avalanche_bridge import NMSELoss, benchmark_from_motif_datasets, motif_dataset, quiet
 from motifbench.baselines.rate_rnn import RateRNNHyperparams, RateRNNMethod
-from motifbench.method import HyperparameterError, MethodCard, StreamInfo, hyperparameter
+from motifbench.method import MethodCard, StreamInfo, hyperparameter
 from motifbench.streams import Motif
 
 AVALANCHE = "Lomonaco et al. 2021, CVPR Workshops, Avalanche: an end-to-end library for continual learning"
@@ -300,14 +300,10 @@ class AvalancheEWCHyperparams(AvalancheHyperparams):
         1000.0, "Avalanche's ewc_lambda: the penalty is ewc_lambda * sum F (theta - theta*)^2 (no 1/2)", low=0
     )
     ewc_mode: str = hyperparameter(
-        "separate", "Avalanche's mode: 'separate' (one penalty per past motif) or 'online' (one, decayed)"
+        "separate", "Avalanche's mode: 'separate' (one penalty per past motif) or 'online' (one, decayed)",
+        choices=("separate", "online"),
     )
     decay_factor: float = hyperparameter(1.0, "online mode: F <- decay_factor F_old + F_new", low=0, high=1)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.ewc_mode not in ("separate", "online"):
-            raise HyperparameterError(f"ewc_mode={self.ewc_mode!r} must be 'separate' or 'online'")
 
 
 class AvalancheEWC(AvalancheStrategy):

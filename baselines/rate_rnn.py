@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from motifbench.losses import nmse_loss, nmse_weights
 from motifbench.method import Method, Settings, StreamInfo, hyperparameter, state_noise
 from motifbench.streams import Motif
 
@@ -191,16 +192,14 @@ class RateRNNMethod(Method):
         motif_ids = torch.tensor([m.motif_id for m in motifs], device=self.device)[ids]
         n_steps = max(m.n_steps for m in motifs)
         target, mask = _padded_targets(motifs, n_steps, self.device)
-        target, mask = target[ids], mask[ids]
-        var = torch.tensor([float(m.target.var(dtype=np.float64)) for m in motifs], device=self.device)[ids]
-        weight = mask / (var[:, None, None] * mask.sum(dim=(1, 2), keepdim=True))  # mean nmse per trial
+        target, weights = target[ids], nmse_weights(target, mask)[ids]
         optimizer = torch.optim.Adam(trainable, lr=hp.lr if lr is None else lr)
         recent: list[float] = []
         iterations = 0
         while iterations < max_iterations:
             iterations += 1
             y, auxiliary = self.training_trials(motif_ids, n_steps)
-            loss = ((y - target) ** 2 * weight).sum() / len(ids)
+            loss = nmse_loss(y, target, weights)
             if auxiliary is not None:
                 loss = loss + auxiliary
             penalty = self.penalty()

@@ -1,7 +1,7 @@
 """The lower bound: a method that always outputs 0 and learns nothing.
 
 Its r2 is -mean(y*)^2 / var(y*) <= 0 on every motif, the floor any method must beat
-(the chance level of the regression scores defined in DESIGN.md).
+(the chance level of the regression scores defined in docs/design.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """motifbench: a continual-learning benchmark for recurrent networks that learn motifs.
 
-Importing it is cheap (no torch, no avalanche); see DESIGN.md and README.md.
+Importing it is cheap (no torch, no avalanche); see docs/design.md and README.md.
 """
 
 from .method import Method, MethodCard, Settings, StreamInfo, hyperparameter

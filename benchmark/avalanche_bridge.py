@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .losses import nmse_loss, nmse_weights
+
 if typing.TYPE_CHECKING:
     from .streams import Motif, Stream
 
@@ -89,22 +91,16 @@ def as_avalanche_benchmark(stream: Stream, trials_per_motif: int) -> Any:
 
 
 class NMSELoss(nn.Module):
-    """The training loss as an Avalanche criterion ``criterion(mb_output, mb_y)``: the mean over
-    trials of mean((y - y*)^2) / var(y*), each trial's mean and variance taken over its (T, d_out)
-    target entries; NaN entries of y* (padding) are left out. The loss of ``RateRNNMethod.fit``.
-    ``last`` holds the value of the latest call (a float), for logging."""
+    """The training loss of ``RateRNNMethod.fit`` (``losses.nmse_loss``) as an Avalanche
+    criterion ``criterion(mb_output, mb_y)``: the mean over trials of mean((y - y*)^2) / var(y*),
+    each trial's mean and variance taken over its (T, d_out) target entries; NaN entries of y*
+    (padding) are left out. ``last`` holds the value of the latest call (a float), for logging."""
 
     last: float | None = None
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         mask = torch.isfinite(target)
         clean = torch.where(mask, target, torch.zeros_like(target))
-        weight = mask.to(output.dtype)
-        dims = tuple(range(1, target.ndim))
-        count = weight.sum(dim=dims)
-        mean = clean.sum(dim=dims, keepdim=True) / count.view(-1, *[1] * (target.ndim - 1))
-        var = ((clean - mean) * weight).pow(2).sum(dim=dims) / count
-        error = ((output - clean) * weight).pow(2).sum(dim=dims) / count
-        loss = (error / var).mean()
+        loss = nmse_loss(output, clean, nmse_weights(clean, mask.to(output.dtype)))
         self.last = float(loss.detach())
         return loss

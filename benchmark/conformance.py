@@ -1,37 +1,47 @@
 """Conformance checks every method must pass (``motifbench check -m NAME|package.module:Class``).
 
-Each check runs the method on ``smoke-v1`` (seed 0, the default evaluation):
+The method is evaluated once on ``smoke-v1`` (seed 0, the default evaluation) into a
+``CheckContext``; each check is a function of it, registered in ``CHECKS`` under a short id.
+``run_checks`` runs them in this order (the report shows their titles):
 
 - outputs: a whole evaluation completes; the evaluator refuses wrong shapes, NaN and crashes.
-- generate leaves learned state unchanged: ``state_dict`` is equal before and after test calls.
-- same seed, same scores: a second evaluation from a fresh instance gives identical scores
-  (a method whose card declares ``nondeterministic`` passes with a note).
-- state round-trip: a fresh instance given ``load_state_dict(state_dict())`` generates the
-  same outputs.
-- inputs read-only: ``learn`` leaves the motif's arrays, and ``generate`` its id and state
-  tensors, unchanged.
-- learns better than zero: final_r2 above the ``zero`` baseline's by ``LEARNS_MARGIN``.
-- uses its start state: the output depends on the state it is started from
-  (``metrics.state_dependence``); a method that ignores it is a tape recorder.
+- generate_read_only: ``state_dict`` is equal before and after test calls.
+- deterministic: a fresh instance scores the same (a card declaring ``nondeterministic`` passes).
+- state_round_trip: a fresh instance given ``load_state_dict(state_dict())`` generates the same.
+- inputs_read_only: ``learn`` leaves the motif, and ``generate`` its ids and start state, unchanged.
+- learns: final_r2 above the ``zero`` baseline's by ``LEARNS_MARGIN``.
+- uses_start_state: the output depends on the start state; one that ignores it is a tape recorder.
 
+A check that raises fails alone, with the exception as its detail. When the evaluation itself
+fails, "outputs" fails with the reason and the other checks are reported as not run.
 The checks run in a worker process under the same limits as a run (``worker.isolated``).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+if typing.TYPE_CHECKING:
+    from .evaluator import Evaluator
+    from .method import Method
+    from .streams import Stream
+
 CHECK_STREAM = "smoke-v1"
 CHECK_SEED = 0
 LEARNS_MARGIN = 0.1  # final_r2 above zero's by at least this much
+NOT_RUN = "not run: the method's evaluation failed"
 
 
 @dataclass(frozen=True)
 class Check:
+    """One check's result: its title, whether it passed, and a one-line detail."""
+
     name: str
     passed: bool
     detail: str
@@ -39,98 +49,211 @@ class Check:
 
 @dataclass(frozen=True)
 class CheckJob:
-    """What the worker needs to check one method."""
+    """What the worker needs to check one method; ``checks``: the ids to run (empty: all)."""
 
     method: str  # a registered name or package.module:Class
     hyperparams: dict[str, Any]
     device: str = "cpu"
+    checks: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [check_id for check_id in self.checks if check_id not in CHECKS]
+        if unknown:
+            raise ValueError(f"unknown check {unknown[0]!r}; known: {', '.join(CHECKS)}")
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What the checks share: the method's class and settings, the stream, and the first
+    evaluation (``first.method`` has learned the whole stream; ``scores`` are its metrics)."""
+
+    method_class: type[Method]
+    hyperparams: dict[str, Any]
+    device: str
+    stream: Stream
+    first: Evaluator
+    scores: dict[str, float | bool]
+
+    @classmethod
+    def evaluate(
+        cls, method_class: type[Method], hyperparams: dict[str, Any], stream: Stream, device: str = "cpu"
+    ) -> CheckContext:
+        """A fresh ``method_class(**hyperparams)`` evaluated once; raises what the evaluation raises."""
+        from .evaluator import Evaluator
+
+        first = Evaluator(method_class(**hyperparams), stream, CHECK_SEED, device=device)
+        return cls(method_class, hyperparams, device, stream, first, first.run().metrics)
+
+    @property
+    def method(self) -> Method:
+        return self.first.method
+
+    def fresh(self) -> Method:
+        """A new instance with the same hyperparameters, not set up."""
+        return self.method_class(**self.hyperparams)
+
+    def evaluator(self, method: Method) -> Evaluator:
+        from .evaluator import Evaluator
+
+        return Evaluator(method, self.stream, CHECK_SEED, device=self.device)
+
+    def produce_all(self, evaluator: Evaluator) -> list[np.ndarray]:
+        """Every motif produced once from rest by ``evaluator``'s method: K arrays (T_k, d_out)."""
+        K = len(self.stream.motifs)
+        outputs, _ = evaluator.produce(np.arange(K), evaluator.method.rest_state(K), evaluator.n_prep)
+        return outputs
+
+
+CheckFunction = Callable[[CheckContext], tuple[bool, str]]  # context -> (passed, detail)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A registered check: ``fn(context)`` -> (passed, detail); the report names it ``title``."""
+
+    title: str
+    fn: CheckFunction
+
+    def __call__(self, context: CheckContext) -> Check:
+        """The check's result; an exception it raises fails it, as one line."""
+        try:
+            passed, detail = self.fn(context)
+        except Exception as error:
+            return Check(self.title, False, f"raised {_one_line(error)}")
+        return Check(self.title, bool(passed), detail)
+
+
+CHECKS: dict[str, CheckSpec] = {}  # in the order of the module docstring
+
+
+def _check(check_id: str, title: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Registers a check function under ``check_id``; the report names it ``title``."""
+
+    def register(fn: CheckFunction) -> CheckFunction:
+        CHECKS[check_id] = CheckSpec(title, fn)
+        return fn
+
+    return register
 
 
 def run_checks(job: CheckJob, cap_memory: Callable[[], None]) -> list[Check]:
-    """A worker task: every check of ``job.method``, in the order of the module docstring."""
-    import torch
-
+    """A worker task: the checks ``job.checks`` of ``job.method`` (all if empty), in the order of
+    ``CHECKS``, each run even when another fails."""
     from . import registry
-    from .evaluator import Evaluator
-    from .metrics import TAPE_RECORDER_LIMIT, is_tape_recorder
 
-    cls = registry.get_method(job.method)
+    selected = [check_id for check_id in CHECKS if not job.checks or check_id in job.checks]
+    method_class = registry.get_method(job.method)
     stream = registry.get_stream(CHECK_STREAM).build(CHECK_SEED)
     cap_memory()
-
-    def evaluator(method: Any) -> Evaluator:
-        return Evaluator(method, stream, CHECK_SEED, device=job.device)
-
-    first = evaluator(cls(**job.hyperparams))
     try:
-        scores = first.run().metrics
+        context = CheckContext.evaluate(method_class, job.hyperparams, stream, job.device)
     except Exception as error:  # nothing else can be checked without one evaluation
-        return [Check("outputs: shapes, finite, no crash", False, " ".join(str(error).split()))]
-    method = first.method
-    checks = [Check("outputs: shapes, finite, no crash", True, f"final_r2 {scores['final_r2']:.3f}")]
-
-    K = len(stream.motifs)
-    ids = np.arange(K)
-    before = copy.deepcopy(method.state_dict())
-    reference, _ = first.produce(ids, method.rest_state(K), first.n_prep)
-    first.produce(ids, method.rest_state(K), first.n_prep, 0.1, torch.Generator().manual_seed(1))
-    checks.append(_verdict("generate leaves learned state unchanged", _same(before, method.state_dict()),
-                           "state_dict changed during generate"))
-
-    if method.card.nondeterministic:
-        checks.append(Check("same seed, same scores", True, "skipped: the card declares the method nondeterministic"))
-    else:
-        again = evaluator(cls(**job.hyperparams)).run().metrics
-        differing = [name for name in scores if not _same(scores[name], again[name])]
-        checks.append(_verdict("same seed, same scores", not differing, f"scores differ: {', '.join(differing)}"))
-
-    restored = cls(**job.hyperparams)
-    restored.setup(first.info, CHECK_SEED, job.device)
-    restored.load_state_dict(copy.deepcopy(method.state_dict()))
-    replayed, _ = evaluator(restored).produce(ids, restored.rest_state(K), first.n_prep)
-    checks.append(_verdict("state round-trip", _same(reference, replayed),
-                           "a fresh instance loaded with state_dict() generates different outputs"))
-
-    checks.append(_inputs_read_only(cls(**job.hyperparams), stream, first))
-
-    zero = evaluator(registry.get_method("zero")()).run().metrics["final_r2"]
-    versus = f"final_r2 {scores['final_r2']:.3f} vs zero's {zero:.3f}"
-    checks.append(_verdict("learns better than zero", scores["final_r2"] >= zero + LEARNS_MARGIN,
-                           f"{versus} (+{LEARNS_MARGIN} needed)", versus))
-
-    dependence = scores["state_dependence"]
-    checks.append(_verdict("uses its start state", not is_tape_recorder(scores),
-                           f"tape recorder: its output ignores the state it starts from "
-                           f"(state_dependence {dependence:.2g} <= {TAPE_RECORDER_LIMIT:g})",
-                           f"state_dependence {dependence:.3g}"))
-    return checks
+        failure = {"outputs": _one_line(error)}
+        return [Check(CHECKS[check_id].title, False, failure.get(check_id, NOT_RUN)) for check_id in selected]
+    return [CHECKS[check_id](context) for check_id in selected]
 
 
-def _inputs_read_only(method: Any, stream: Any, reference: Any) -> Check:
-    """Learn the first motif and generate once, on copies kept to compare afterwards."""
+@_check("outputs", "outputs: shapes, finite, no crash")
+def outputs(context: CheckContext) -> tuple[bool, str]:
+    """The evaluation completed (the evaluator refuses wrong shapes, NaN and crashes)."""
+    return True, f"final_r2 {context.scores['final_r2']:.3f}"
+
+
+@_check("generate_read_only", "generate leaves learned state unchanged")
+def generate_read_only(context: CheckContext) -> tuple[bool, str]:
+    """``state_dict`` is equal before and after generating every motif, without and with noise."""
     import torch
 
-    method.setup(reference.info, CHECK_SEED, reference.device)
-    motif = stream.motifs[0]
+    method, first = context.method, context.first
+    K = len(context.stream.motifs)
+    before = copy.deepcopy(method.state_dict())
+    context.produce_all(first)
+    first.produce(np.arange(K), method.rest_state(K), first.n_prep, 0.1, torch.Generator().manual_seed(1))
+    return _verdict(_same(before, method.state_dict()), "state_dict changed during generate")
+
+
+@_check("deterministic", "same seed, same scores")
+def deterministic(context: CheckContext) -> tuple[bool, str]:
+    """A second evaluation, from a fresh instance, gives identical scores."""
+    if context.method_class.card.nondeterministic:
+        return True, "skipped: the card declares the method nondeterministic"
+    again = context.evaluator(context.fresh()).run().metrics
+    differing = [name for name in context.scores if not _same(context.scores[name], again[name])]
+    return _verdict(not differing, f"scores differ: {', '.join(differing)}")
+
+
+@_check("state_round_trip", "state round-trip")
+def state_round_trip(context: CheckContext) -> tuple[bool, str]:
+    """A fresh instance given ``load_state_dict(state_dict())`` generates the same outputs."""
+    restored = context.fresh()
+    restored.setup(context.first.info, CHECK_SEED, context.device)
+    restored.load_state_dict(copy.deepcopy(context.method.state_dict()))
+    same = _same(context.produce_all(context.first), context.produce_all(context.evaluator(restored)))
+    return _verdict(same, "a fresh instance loaded with state_dict() generates different outputs")
+
+
+@_check("inputs_read_only", "inputs read-only")
+def inputs_read_only(context: CheckContext) -> tuple[bool, str]:
+    """A fresh instance learns motif 0 and generates it; the target, ids and start state it got are unchanged."""
+    import torch
+
+    method, first = context.fresh(), context.first
+    method.setup(first.info, CHECK_SEED, context.device)
+    motif = context.stream.motifs[0]
     target = motif.target.copy()
     method.learn(motif)
     ids, state = torch.zeros(2, dtype=torch.long), method.rest_state(2)
     ids_copy, state_copy = ids.clone(), state.clone()
-    method.generate(ids, state, reference.n_prep, motif.n_steps)
+    method.generate(ids, state, first.n_prep, motif.n_steps)
     changed = [name for name, same in (("the motif's target", np.array_equal(target, motif.target)),
                                        ("generate's ids", torch.equal(ids, ids_copy)),
                                        ("generate's start state", torch.equal(state, state_copy))) if not same]
-    return _verdict("inputs read-only", not changed, f"changed {', '.join(changed)}")
+    return _verdict(not changed, f"changed {', '.join(changed)}")
 
 
-def _verdict(name: str, passed: bool, failure: str, success: str = "") -> Check:
-    return Check(name, bool(passed), success if passed else failure)
+@_check("learns", "learns better than zero")
+def learns(context: CheckContext) -> tuple[bool, str]:
+    """final_r2 at least the ``zero`` baseline's plus ``LEARNS_MARGIN``."""
+    from . import registry
+
+    final_r2 = context.scores["final_r2"]
+    zero = context.evaluator(registry.get_method("zero")()).run().metrics["final_r2"]
+    versus = f"final_r2 {final_r2:.3f} vs zero's {zero:.3f}"
+    return _verdict(final_r2 >= zero + LEARNS_MARGIN, f"{versus} (+{LEARNS_MARGIN} needed)", versus)
+
+
+@_check("uses_start_state", "uses its start state")
+def uses_start_state(context: CheckContext) -> tuple[bool, str]:
+    """The output depends on the start state: not a tape recorder (``metrics.is_tape_recorder``)."""
+    from .metrics import TAPE_RECORDER_LIMIT, is_tape_recorder
+
+    dependence = context.scores["state_dependence"]
+    return _verdict(not is_tape_recorder(context.scores),
+                    f"tape recorder: its output ignores the state it starts from "
+                    f"(state_dependence {dependence:.2g} <= {TAPE_RECORDER_LIMIT:g})",
+                    f"state_dependence {dependence:.3g}")
+
+
+def _verdict(passed: bool, failure: str, success: str = "") -> tuple[bool, str]:
+    return bool(passed), success if passed else failure
+
+
+def _one_line(error: Exception) -> str:
+    """A MethodError's message (it names the method and the call), else the type and message; one line."""
+    from .method import MethodError
+
+    text = str(error) if isinstance(error, MethodError) else f"{type(error).__name__}: {error}"
+    return " ".join(text.split())
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Equal state: tensors and arrays element for element (NaN equal to NaN), containers alike."""
+    """Equal state: tensors and arrays element for element (NaN equal to NaN), containers and
+    dataclass instances alike."""
     import torch
 
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        fields = [field.name for field in dataclasses.fields(a)]
+        return type(a) is type(b) and all(_same(getattr(a, name), getattr(b, name)) for name in fields)
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):

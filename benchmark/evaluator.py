@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from . import metrics
-from .method import Method, MethodError, Settings, StreamInfo, hyperparameter
+from .method import Method, MethodError, Settings, StreamInfo, duration_steps, hyperparameter, relative_noise
 from .streams import PREP_TAU, Stream
 
 
@@ -71,6 +71,19 @@ class Evaluation:
     metrics: dict[str, float | bool] = field(default_factory=dict)
 
 
+def stream_info(stream: Stream, config: EvalConfig) -> StreamInfo:
+    """What a method's ``setup`` may know of ``stream`` under ``config``."""
+    first = stream.motifs[0]
+    return StreamInfo(
+        n_motifs=len(stream.motifs),
+        d_out=stream.d_out,
+        dt=first.dt,
+        tau=first.tau,
+        motif_steps=tuple(m.n_steps for m in stream.motifs),
+        n_prep=duration_steps(config.prep_tau, first.tau, first.dt),
+    )
+
+
 class Evaluator:
     """Runs one method through one stream with one seed under one ``EvalConfig``."""
 
@@ -86,21 +99,9 @@ class Evaluator:
         self.method, self.stream, self.seed, self.config = method, stream, seed, config
         self.device, self.progress = device, progress
         self.name = method.card.name
-        first = stream.motifs[0]
-        self.n_prep = self._steps(config.prep_tau)
-        self.info = StreamInfo(
-            n_motifs=len(stream.motifs),
-            d_out=stream.d_out,
-            dt=first.dt,
-            tau=first.tau,
-            motif_steps=tuple(m.n_steps for m in stream.motifs),
-            n_prep=self.n_prep,
-        )
+        self.info = stream_info(stream, config)
+        self.n_prep = self.info.n_prep
         self.targets = [m.target for m in stream.motifs]
-
-    def _steps(self, tau_units: float) -> int:
-        motif = self.stream.motifs[0]
-        return int(round(tau_units * motif.tau / motif.dt))
 
     def _generator(self, purpose: int) -> torch.Generator:
         """A CPU generator per purpose, so each phase's noise is fixed by the seed alone."""
@@ -204,7 +205,7 @@ class Evaluator:
         self.progress("transitions")
         sweep = {}
         for prep in sorted(set(self.config.prep_sweep_tau) | {self.config.prep_tau}):
-            sweep[prep] = self.transitions(ends, self._steps(prep))
+            sweep[prep] = self.transitions(ends, self.info.steps(prep))
         transition_nmse = sweep[self.config.prep_tau]
         timings["transitions"] = time.perf_counter() - tic
 
@@ -263,8 +264,7 @@ class Evaluator:
 
     def perturb(self, states: torch.Tensor, purpose: int) -> torch.Tensor:
         """(B, n_state) plus Gaussian noise of std ``transition_noise * rms(row)``."""
-        z = torch.randn(states.shape, generator=self._generator(purpose), dtype=states.dtype).to(states.device)
-        return states + z * self.config.transition_noise * states.pow(2).mean(dim=1, keepdim=True).sqrt()
+        return states + relative_noise(states, self.config.transition_noise, self._generator(purpose))
 
     def transitions(self, ends: torch.Tensor, n_prep: int) -> np.ndarray:
         """(K, K, repeats) nmse of b after starting from a's perturbed end state ``ends[a]``."""

@@ -11,13 +11,12 @@ tables with its figures (``figures.py``). The text output depends on the records
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .results import RecordError
+from .results import RecordError, read_record
 
 RANKED_BY = "sequence_success"
 LEADERBOARD_COLUMNS = [
@@ -65,19 +64,6 @@ def as_text(table: list[dict[str, Any]], columns: list[str], keys: tuple[str, ..
     return tabulate(cells(table, columns, keys), headers="keys", tablefmt=style, disable_numparse=True)
 
 
-def read_record(path: Path, required: tuple[str, ...] = ("metrics",)) -> dict[str, Any]:
-    """A record's JSON (or a failed record's, with ``required=("reason",)``), or a RecordError
-    naming the file and what is wrong with it."""
-    try:
-        record = json.loads(Path(path).read_text())
-        record["method"]["name"], record["stream"]["name"], record["seed"]
-        for key in required:
-            record[key]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise RecordError(f"record {path} is unreadable or corrupt ({type(error).__name__}: {error})") from None
-    return record
-
-
 def entry_name(record: dict[str, Any]) -> str:
     """The method's name, with its non-default settings if any: ``gpm [gpm_threshold=0.99]``."""
     overrides = record.get("overrides") or {}
@@ -108,7 +94,7 @@ def collect(results: Path) -> list[StreamBoard]:
     failures: dict[str, list[str]] = {}
     for path in sorted(Path(results).glob("*/*/seed*.json")):
         if path.name.endswith(".failed.json"):
-            failure = read_record(path, required=("reason",))
+            failure = read_record(path, failed=True)
             line = f"{entry_name(failure)}, seed {failure['seed']}: {failure['reason']}"
             failures.setdefault(failure["stream"]["name"], []).append(line)
             continue

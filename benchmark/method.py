@@ -66,27 +66,46 @@ class StreamInfo:
     motif_steps: tuple[int, ...]
     n_prep: int
 
+    def steps(self, duration_tau: float) -> int:
+        """A duration in units of tau as a whole number of steps of dt."""
+        return duration_steps(duration_tau, self.tau, self.dt)
 
-def hyperparameter(default: Any, doc: str, low: float | None = None, high: float | None = None) -> Any:
-    """A hyperparameter field: its default, what it means (with units), inclusive bounds."""
-    return dataclasses.field(default=default, metadata={"doc": doc, "low": low, "high": high})
+
+def hyperparameter(
+    default: Any,
+    doc: str,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """A hyperparameter field: its default, what it means (with units), inclusive bounds, and
+    for a string the values it may take."""
+    return dataclasses.field(default=default, metadata={"doc": doc, "low": low, "high": high, "choices": choices})
 
 
 @dataclass(frozen=True)
 class Settings:
     """Typed, documented, bounded settings (a method's ``Hyperparams``, the evaluator's config).
 
-    Subclasses are frozen dataclasses whose fields are declared with ``hyperparameter``."""
+    Subclasses are frozen dataclasses whose fields are declared with ``hyperparameter``; rules
+    across fields go in ``check``, which runs whenever settings are made, so a bad ``--set`` is
+    a usage error before anything runs."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             values = getattr(self, f.name)
-            low, high = f.metadata.get("low"), f.metadata.get("high")
+            low, high, choices = f.metadata.get("low"), f.metadata.get("high"), f.metadata.get("choices")
             for value in values if isinstance(values, tuple) else (values,):
                 if isinstance(value, float) and math.isnan(value):
                     raise HyperparameterError(f"{f.name}={values!r} is not a number")
                 if (low is not None and value < low) or (high is not None and value > high):
                     raise HyperparameterError(f"{f.name}={values!r} is outside [{low}, {high}]")
+                if choices is not None and value not in choices:
+                    raise HyperparameterError(f"{f.name}={value!r}: expected one of {', '.join(choices)}")
+        self.check()
+
+    def check(self) -> None:
+        """Rules across fields; raise a HyperparameterError. None here."""
 
 
 def ordered_pair(name: str, values: tuple[float, ...], strict: bool = False) -> tuple[float, float]:
@@ -174,16 +193,30 @@ class Method:
         """Whatever the method wants recorded about its learning (JSON-serialisable)."""
         return {}
 
+    def check_stream(self, info: StreamInfo) -> None:
+        """Rules between the hyperparameters and a stream's sizes; raise a HyperparameterError.
+        The command line calls it before anything runs. None here."""
 
-def state_noise(
-    state: torch.Tensor, noise_std: float, dt_over_tau: float, generator: torch.Generator | None
-) -> torch.Tensor:
-    """Process noise for one step: (B, n) -> (B, n), std ``noise_std * sqrt(dt/tau) * rms(row)``.
+
+def duration_steps(duration_tau: float, tau: float, dt: float) -> int:
+    """A duration in units of tau as a whole number of steps of dt (both in s)."""
+    return int(round(duration_tau * tau / dt))
+
+
+def relative_noise(states: torch.Tensor, std: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Gaussian noise (B, n) for states (B, n): std ``std * rms(row)``, no gradient through the rms.
 
     Drawn on the CPU so that a seed gives the same noise on every device."""
     import torch
 
-    rms = state.pow(2).mean(dim=1, keepdim=True).sqrt()
-    z = torch.randn(state.shape, generator=generator, dtype=state.dtype).to(state.device)
-    return z * (noise_std * math.sqrt(dt_over_tau)) * rms
+    rms = states.detach().pow(2).mean(dim=1, keepdim=True).sqrt()
+    z = torch.randn(states.shape, generator=generator, dtype=states.dtype).to(states.device)
+    return z * std * rms
+
+
+def state_noise(
+    state: torch.Tensor, noise_std: float, dt_over_tau: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Process noise for one step: (B, n) -> (B, n), std ``noise_std * sqrt(dt/tau) * rms(row)``."""
+    return relative_noise(state, noise_std * math.sqrt(dt_over_tau), generator)
 

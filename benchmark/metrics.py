@@ -1,6 +1,6 @@
 """Scores: pure functions on arrays, each registered with whether higher is better.
 
-Conventions (the contract in DESIGN.md, "Scores"):
+Conventions (the contract in docs/design.md, "Scores"):
 - ``nmse(y, y*) = mean((y - y*)^2) / var(y*)`` per trial, ``r2 = 1 - nmse``.
 - ``R`` is (K, K): ``R[k, j]`` is the r2 of motif j after learning motifs 0..k (NaN above the
   diagonal). Every score built from R clips it below at -1 first, so one diverging motif
@@ -18,6 +18,7 @@ The parameter names of a registered metric name the arrays it reads from the eva
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -29,21 +30,29 @@ TAPE_RECORDER_LIMIT = 1e-6  # state_dependence at or below it: the output ignore
 
 @dataclass(frozen=True)
 class MetricSpec:
+    """A registered score: its direction, what it means, the range it can take, and its function."""
+
     name: str
     higher_is_better: bool
     description: str
     fn: Callable[..., float]
+    low: float = -math.inf
+    high: float = math.inf
 
 
 METRICS: dict[str, MetricSpec] = {}
+FRACTION = (0.0, 1.0)  # the range of a success rate
+R_RANGE = (R_FLOOR, 1.0)  # the range of a clipped r2
+DROP_RANGE = (R_FLOOR - 1.0, 1.0 - R_FLOOR)  # the range of a difference of two clipped r2
 
 
-def metric(higher_is_better: bool) -> Callable[[Callable[..., float]], Callable[..., float]]:
-    """Register a scalar score; its docstring's first line is its description."""
+def metric(higher_is_better: bool, bounds: tuple[float, float] = (-math.inf, math.inf)) -> Callable[[Callable[..., float]], Callable[..., float]]:
+    """Register a scalar score that takes values in ``bounds`` (inclusive); its docstring's first
+    line is its description."""
 
     def register(fn: Callable[..., float]) -> Callable[..., float]:
         description = (fn.__doc__ or "").strip().splitlines()[0]
-        METRICS[fn.__name__] = MetricSpec(fn.__name__, higher_is_better, description, fn)
+        METRICS[fn.__name__] = MetricSpec(fn.__name__, higher_is_better, description, fn, *bounds)
         return fn
 
     return register
@@ -78,19 +87,19 @@ def _clipped(R: np.ndarray) -> np.ndarray:
     return np.maximum(np.asarray(R, dtype=np.float64), R_FLOOR)
 
 
-@metric(higher_is_better=True)
+@metric(higher_is_better=True, bounds=R_RANGE)
 def final_r2(R: np.ndarray) -> float:
     """Mean r2 over all motifs after the whole stream."""
     return _mean(_clipped(R)[-1])
 
 
-@metric(higher_is_better=True)
+@metric(higher_is_better=True, bounds=R_RANGE)
 def plasticity(R: np.ndarray) -> float:
     """Mean r2 of each motif right after learning it."""
     return _mean(np.diag(_clipped(R)))
 
 
-@metric(higher_is_better=False)
+@metric(higher_is_better=False, bounds=DROP_RANGE)
 def forgetting(R: np.ndarray) -> float:
     """Mean over old motifs of (best r2 before the last motif - final r2)."""
     R = _clipped(R)
@@ -98,7 +107,7 @@ def forgetting(R: np.ndarray) -> float:
     return _mean([np.max(R[j : K - 1, j]) - R[K - 1, j] for j in range(K - 1)])
 
 
-@metric(higher_is_better=True)
+@metric(higher_is_better=True, bounds=DROP_RANGE)
 def bwt(R: np.ndarray) -> float:
     """Backward transfer: mean over old motifs of (final r2 - r2 right after learning)."""
     R = _clipped(R)
@@ -106,7 +115,7 @@ def bwt(R: np.ndarray) -> float:
     return _mean([R[K - 1, j] - R[j, j] for j in range(K - 1)])
 
 
-@metric(higher_is_better=False)
+@metric(higher_is_better=False, bounds=(0.0, DROP_RANGE[1]))
 def interference(R: np.ndarray) -> float:
     """Mean drop of an old motif's r2 caused by learning the next motif."""
     R = _clipped(R)
@@ -114,7 +123,7 @@ def interference(R: np.ndarray) -> float:
     return _mean([max(0.0, R[k - 1, j] - R[k, j]) for k in range(1, K) for j in range(k)])
 
 
-@metric(higher_is_better=True)
+@metric(higher_is_better=True, bounds=(0.0, math.inf))
 def state_dependence(probe_change: np.ndarray) -> float:
     """Largest change of a motif's output when started from another state (0: a tape recorder).
 
@@ -130,7 +139,7 @@ def is_tape_recorder(scores: dict[str, float | bool]) -> bool:
     return value is not None and value <= TAPE_RECORDER_LIMIT
 
 
-@metric(higher_is_better=True)
+@metric(higher_is_better=True, bounds=FRACTION)
 def isolated(output_change: np.ndarray) -> bool:
     """True when learning never changed any old motif's output (max abs change == 0)."""
     return bool(np.max(np.abs(output_change), initial=0.0) == 0.0)
@@ -151,7 +160,7 @@ def _off_diagonal(K: int) -> np.ndarray:
     return ~np.eye(K, dtype=bool)
 
 
-@metric(higher_is_better=True)
+@metric(higher_is_better=True, bounds=FRACTION)
 def transition_success(transition_nmse: np.ndarray, rest_nmse: np.ndarray, theta: float, relative_cap: float) -> float:
     """Fraction of transitions a -> b (a != b, all repeats) in which b is produced (relative rule).
 
@@ -160,14 +169,14 @@ def transition_success(transition_nmse: np.ndarray, rest_nmse: np.ndarray, theta
     return _pair_success(transition_nmse, produced_threshold(rest_nmse, theta, relative_cap), _off_diagonal(K))
 
 
-@metric(higher_is_better=True)
+@metric(higher_is_better=True, bounds=FRACTION)
 def transition_success_abs(transition_nmse: np.ndarray, theta: float) -> float:
     """Fraction of transitions a -> b (a != b) in which b reaches nmse <= theta."""
     K = transition_nmse.shape[0]
     return _pair_success(transition_nmse, np.full(K, theta), _off_diagonal(K))
 
 
-@metric(higher_is_better=True)
+@metric(higher_is_better=True, bounds=FRACTION)
 def unseen_transition_success(
     transition_nmse: np.ndarray, rest_nmse: np.ndarray, theta: float, relative_cap: float
 ) -> float:
@@ -177,7 +186,7 @@ def unseen_transition_success(
     return _pair_success(transition_nmse, produced_threshold(rest_nmse, theta, relative_cap), a_after_b)
 
 
-@metric(higher_is_better=True)
+@metric(higher_is_better=True, bounds=FRACTION)
 def sequence_success(
     sequence_nmse: np.ndarray, sequence_ids: np.ndarray, rest_nmse: np.ndarray, theta: float, relative_cap: float
 ) -> float:

@@ -1,11 +1,36 @@
-"""Regression of scores: targets that re-runs must not fall short of.
+"""Regression of scores: statistical targets that re-runs must not fall short of.
 
-``leaderboard/targets.csv`` has one row per (stream, method, metric): the ``target`` score (the
-mean over ``seeds``), the ``tolerance`` by which a re-run may be worse, and the ``seeds`` it is
-the mean over ("0,1,2"). A stream's tier (``motifbench ls streams``) is the row's tier. A
-score fails only when it is worse than its target by more than the tolerance, in the
-direction the metric counts as worse; an improvement never fails. A run that failed or a
-score that is NaN fails its rows.
+``leaderboard/targets.csv`` has one row per (stream, method, metric): the ``seeds`` a target
+was measured on, their number ``n`` (at least 2), and the ``mean`` and standard error ``sem``
+of the metric over them. A stream's tier (``motifbench ls streams``) is the row's tier.
+
+A re-run of the same seeds fails a target only when its mean is worse than the target's, in
+the metric's direction, by more than
+
+    allowed = max(FLOOR, K * sqrt(sem_target^2 + min(sem_rerun, sem_target)^2))
+
+so an improvement never fails, and neither does a shift within the seed-to-seed spread. SGD
+training of chaotic networks turns last-bit differences between CPUs, BLAS kernels and torch
+builds into a different trajectory, which on another machine behaves like a fresh draw of the
+same seed: the difference of two means over n seeds then has the combined standard error of
+the two. The re-run's share counts only up to the target's own: a re-run whose seeds scatter
+more than the target's did has changed, and must not buy itself a wider allowance (a
+finetune with a twentieth of its Adam steps scatters its plasticity twenty times wider).
+
+- ``K = 4``. The difference over the combined standard error is roughly Student's t with
+  between n - 1 and 2(n - 1) degrees of freedom; one-sided, t > 4 has probability 0.2% to
+  0.8% at n = 5 (8 and 4 degrees of freedom). Most smoke targets sit at the floor instead, so
+  across a tier a false alarm stays rare, while a degradation of 5 combined standard errors or
+  more is caught.
+- ``FLOOR = 0.02`` in the metric's own units (r2, a fraction of transitions or sequences).
+  It covers metrics whose seeds all agree, so that sem is 0 (an isolated method forgets
+  exactly 0, a deterministic one scores alike on every machine up to rounding). It is the
+  smallest change treated as real: about one flipped transition (1/54 = 0.0185) in a 3-seed
+  run on smoke-v1, and 2% of the range of an r2 between 0 and 1.
+
+A target that no re-run can fail is reported (``cannot_fail``): its mean minus the smallest
+allowance (``max(FLOOR, K * sem_target)``) is already at the metric's worst possible value,
+e.g. a transition success of 0.0. A run that failed or a score that is NaN fails its rows.
 """
 
 from __future__ import annotations
@@ -13,12 +38,15 @@ from __future__ import annotations
 import csv
 import io
 import math
+import statistics
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import registry
 
-COLUMNS = ["stream", "method", "metric", "target", "tolerance", "seeds"]
+COLUMNS = ["stream", "method", "metric", "seeds", "n", "mean", "sem"]
+K = 4.0  # allowed: K combined standard errors ...
+FLOOR = 0.02  # ... but never less than this, in the metric's units
 
 
 class TargetsError(Exception):
@@ -27,22 +55,49 @@ class TargetsError(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """One row of the targets file."""
+    """One row of the targets file: the mean and standard error of ``metric`` over ``seeds``."""
 
     stream: str
     method: str  # a registered name or package.module:Class
     metric: str
-    target: float
-    tolerance: float
     seeds: tuple[int, ...]
+    mean: float
+    sem: float
+
+    @property
+    def n(self) -> int:
+        return len(self.seeds)
+
+    def worse_by(self, value: float) -> float:
+        """How much worse ``value`` is than the target's mean, in the metric's direction."""
+        return (self.mean - value) if registry.METRICS[self.metric].higher_is_better else (value - self.mean)
+
+    def cannot_fail(self) -> bool:
+        """Whether no re-run can fail this target: even the metric's worst value is allowed."""
+        spec = registry.METRICS[self.metric]
+        worst = spec.low if spec.higher_is_better else spec.high
+        return self.worse_by(worst) <= allowance(self.sem, 0.0)
+
+
+def allowance(sem_target: float, sem_rerun: float) -> float:
+    """How much worse than its target a re-run's mean may be: max(FLOOR, K * combined sem), the
+    re-run's sem counted up to the target's."""
+    return max(FLOOR, K * math.hypot(sem_target, min(sem_rerun, sem_target)))
+
+
+def mean_and_sem(values: list[float]) -> tuple[float, float]:
+    """The mean of ``values`` and its standard error (sample std / sqrt(n)); n >= 2."""
+    return statistics.fmean(values), statistics.stdev(values) / math.sqrt(len(values))
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A target against what was measured: the mean over its seeds (NaN if a run failed)."""
+    """A target against a re-run of its seeds: their mean and sem (NaN if a run failed)."""
 
     target: Target
     measured: float
+    measured_sem: float
+    allowed: float
     passed: bool
     note: str  # "" when passed; why not otherwise
 
@@ -61,28 +116,31 @@ def read_targets(path: Path) -> list[Target]:
     for line, row in enumerate(reader, start=2):
         try:
             target = _parse(row)
-        except (ValueError, registry.UnknownNameError) as error:
+        except (ValueError, TypeError, registry.UnknownNameError) as error:
             raise TargetsError(f"targets file {path}, line {line}: {error}") from None
         targets.append(target)
     return targets
-
-
-def in_tier(targets: list[Target], tier: str) -> list[Target]:
-    """The targets whose stream is in ``tier`` (a stream's tier: ``motifbench ls streams``)."""
-    return [t for t in targets if registry.get_stream(t.stream).tier == tier]
 
 
 def _parse(row: dict[str, str]) -> Target:
     registry.get_stream(row["stream"])
     if row["metric"] not in registry.METRICS:
         raise ValueError(f"unknown metric {row['metric']!r}")
-    target, tolerance = float(row["target"]), float(row["tolerance"])
-    if not math.isfinite(target) or not tolerance >= 0:
-        raise ValueError(f"target {row['target']!r} must be a number and tolerance {row['tolerance']!r} >= 0")
     seeds = tuple(int(seed) for seed in row["seeds"].split(","))
     if not row["method"] or min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise ValueError(f"expected a method and distinct non-negative seeds, got {row['method']!r}, {row['seeds']!r}")
-    return Target(row["stream"], row["method"], row["metric"], target, tolerance, seeds)
+    if int(row["n"]) != len(seeds) or len(seeds) < 2:
+        raise ValueError(f"n={row['n']} must be the number of seeds ({len(seeds)}) and at least 2, "
+                         "so that the target has a standard error")
+    mean, sem = float(row["mean"]), float(row["sem"])
+    if not math.isfinite(mean) or not sem >= 0 or math.isinf(sem):
+        raise ValueError(f"mean {row['mean']!r} must be a number and sem {row['sem']!r} a number >= 0")
+    return Target(row["stream"], row["method"], row["metric"], seeds, mean, sem)
+
+
+def in_tier(targets: list[Target], tier: str) -> list[Target]:
+    """The targets whose stream is in ``tier`` (a stream's tier: ``motifbench ls streams``)."""
+    return [t for t in targets if registry.get_stream(t.stream).tier == tier]
 
 
 def write_targets(path: Path, targets: list[Target]) -> None:
@@ -92,7 +150,7 @@ def write_targets(path: Path, targets: list[Target]) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for t in targets:
-        writer.writerow([t.stream, t.method, t.metric, f"{t.target:.4f}", f"{t.tolerance:g}", ",".join(map(str, t.seeds))])
+        writer.writerow([t.stream, t.method, t.metric, ",".join(map(str, t.seeds)), t.n, f"{t.mean:.4f}", f"{t.sem:.4f}"])
     write_text(Path(path), out.getvalue(), force=True)
 
 
@@ -101,40 +159,47 @@ def runs(targets: list[Target]) -> list[tuple[str, str, int]]:
     return list(dict.fromkeys((t.stream, t.method, seed) for t in targets for seed in t.seeds))
 
 
-def mean_score(target: Target, scores: dict[tuple[str, str, int], dict[str, float]]) -> float:
-    """The mean of the target's metric over its seeds; NaN if a run is missing or scored NaN."""
+def measured(target: Target, scores: dict[tuple[str, str, int], dict[str, float]]) -> tuple[float, float]:
+    """The mean and sem of the target's metric over its seeds; NaN if a run is missing or scored NaN."""
     values = [scores.get((target.stream, target.method, seed), {}).get(target.metric) for seed in target.seeds]
-    return math.nan if any(v is None for v in values) else float(sum(values) / len(values))
+    if any(v is None or math.isnan(v) for v in values):
+        return math.nan, math.nan
+    return mean_and_sem([float(v) for v in values])
 
 
 def judge(targets: list[Target], scores: dict[tuple[str, str, int], dict[str, float]]) -> list[Verdict]:
     """Each target against ``scores`` ((stream, method, seed) -> that run's metrics)."""
     verdicts = []
     for t in targets:
-        value = mean_score(t, scores)
-        worse_by = (t.target - value) if registry.METRICS[t.metric].higher_is_better else (value - t.target)
+        value, sem = measured(t, scores)
         if math.isnan(value):
-            verdicts.append(Verdict(t, value, False, "no score: a run failed or scored NaN"))
-        elif worse_by > t.tolerance:
-            verdicts.append(Verdict(t, value, False, f"worse than the target by {worse_by:.4f} > {t.tolerance:g}"))
-        else:
-            verdicts.append(Verdict(t, value, True, ""))
+            verdicts.append(Verdict(t, value, sem, math.nan, False, "no score: a run failed or scored NaN"))
+            continue
+        allowed = allowance(t.sem, sem)
+        worse_by = t.worse_by(value)
+        note = f"worse than the target by {worse_by:.4f} > {allowed:.4f}" if worse_by > allowed else ""
+        verdicts.append(Verdict(t, value, sem, allowed, not note, note))
     return verdicts
 
 
 def updated(all_targets: list[Target], verdicts: list[Verdict]) -> list[Target]:
-    """``all_targets`` with the judged rows' targets set to what was measured (tolerances kept)."""
-    measured = {v.target: v.measured for v in verdicts if not math.isnan(v.measured)}
-    return [replace(t, target=round(measured[t], 4)) if t in measured else t for t in all_targets]
+    """``all_targets`` with the judged rows set to what was measured (mean and sem)."""
+    new = {v.target: (v.measured, v.measured_sem) for v in verdicts if not math.isnan(v.measured)}
+    return [replace(t, mean=round(new[t][0], 4), sem=round(new[t][1], 4)) if t in new else t for t in all_targets]
 
 
 def report(verdicts: list[Verdict]) -> str:
+    """The verdicts as a table; a target that cannot fail says so in its verdict."""
     from tabulate import tabulate
 
+    def verdict(v: Verdict) -> str:
+        text = "pass" if v.passed else f"FAIL: {v.note}"
+        return f"{text} (cannot fail)" if v.target.cannot_fail() else text
+
     rows = [
-        (v.target.stream, v.target.method, v.target.metric, f"{v.target.target:.4f}", f"{v.target.tolerance:g}",
-         f"{v.measured:.4f}", "pass" if v.passed else f"FAIL: {v.note}")
+        (v.target.stream, v.target.method, v.target.metric, v.target.n, f"{v.target.mean:.4f} ± {v.target.sem:.4f}",
+         f"{v.measured:.4f} ± {v.measured_sem:.4f}", f"{v.allowed:.4f}", verdict(v))
         for v in verdicts
     ]
-    headers = ["stream", "method", "metric", "target", "tolerance", "measured", "verdict"]
+    headers = ["stream", "method", "metric", "n", "target", "measured", "allowed", "verdict"]
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)

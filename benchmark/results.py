@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from .method import Method
     from .streams import Stream
 
-SCHEMA_VERSION = 2  # 2: the state_dependence score and the traces of the first motifs
+SCHEMA_VERSION = 3  # 2: the state_dependence score and the traces of the first motifs; 3: provenance
+READABLE_SCHEMAS = (2, 3)  # versions ``read_record`` accepts (3 adds ``provenance`` and ``dirty_files``)
 TRACED_MOTIFS = 3  # motifs whose final output from rest a record keeps, for the figures
 
 
@@ -40,7 +42,9 @@ class RunResult:
 
     schema_version: int
     package_version: str
-    git_sha: str | None
+    git_sha: str | None  # the checkout's commit, "-dirty" when it has changes
+    dirty_files: list[str]  # the checkout's changed files (git status), relative to its root
+    provenance: dict[str, str]  # what ran: "method" (package.module:Class) and its "source_sha256"
     stream: dict[str, Any]  # name, seed, content_hash, n_motifs, tier
     method: dict[str, Any]  # card fields and hyperparameters
     overrides: dict[str, Any]  # hyperparameters set on the command line
@@ -83,16 +87,41 @@ def _jsonable(value: Any) -> Any:
 def git_sha() -> str | None:
     """The commit of the checkout motifbench runs from, if it is one; "-dirty" if it has changes."""
     try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True,
+                             timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    sha = out.stdout.strip()
+    if out.returncode != 0 or not sha:
+        return None
+    return f"{sha}-dirty" if dirty_files() else sha
+
+
+def dirty_files(most: int = 50) -> list[str]:
+    """The checkout's changed and untracked files (an untracked folder as one entry), relative
+    to its root, at most ``most`` of them and then a count of the rest; empty outside a git
+    checkout or when it is clean."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if out.returncode != 0:
+        return []
+    files = sorted(line[3:] for line in out.stdout.splitlines() if line.strip())
+    return files[:most] + ([f"... and {len(files) - most} more"] if len(files) > most else [])
+
+
+def method_provenance(cls: type) -> dict[str, str]:
+    """What ran: the method class as ``package.module:Class`` and the sha256 of its source file
+    (the file, not the module's imports; "unknown" where Python cannot say which file)."""
+    try:
+        source = Path(inspect.getsourcefile(cls) or "").read_bytes()
+    except (OSError, TypeError):
+        digest = "unknown"
+    else:
+        digest = hashlib.sha256(source).hexdigest()
+    return {"method": f"{cls.__module__}:{cls.__qualname__}", "source_sha256": digest}
 
 
 def environment() -> dict[str, str]:
@@ -135,6 +164,7 @@ def write_failed_record(path: Path, stream: str, method: str, seed: int, overrid
         "reason": reason,
         "package_version": __version__,
         "git_sha": git_sha(),
+        "dirty_files": dirty_files(),
         "stream": {"name": stream},
         "method": {"name": method},
         "overrides": _jsonable(overrides),
@@ -143,6 +173,31 @@ def write_failed_record(path: Path, stream: str, method: str, seed: int, overrid
     failed = failed_record_path(path)
     write_text(failed, json.dumps(failure, indent=1) + "\n", force=True)
     return failed
+
+
+def read_record(path: Path, failed: bool = False) -> dict[str, Any]:
+    """A record's JSON (a failed record's with ``failed``), or a RecordError naming the file and
+    what is wrong with it: unreadable, not JSON, a schema version this motifbench cannot read,
+    or a missing field."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise RecordError(f"record {path} is unreadable or corrupt ({type(error).__name__}: {error})") from None
+    if not isinstance(record, dict):
+        raise RecordError(f"record {path} is corrupt (not a JSON object)")
+    version = record.get("schema_version")
+    if version not in READABLE_SCHEMAS:
+        raise RecordError(f"record {path} has schema_version {version!r}; this motifbench reads "
+                          f"{', '.join(map(str, READABLE_SCHEMAS))}")
+    try:
+        record["method"]["name"], record["stream"]["name"], int(record["seed"])
+        if failed:
+            str(record["reason"])
+        elif not isinstance(record["metrics"], dict):
+            raise TypeError("metrics is not an object")
+    except (KeyError, TypeError, ValueError) as error:
+        raise RecordError(f"record {path} is corrupt ({type(error).__name__}: {error})") from None
+    return record
 
 
 def write_record(path: Path, record: RunResult, force: bool = False) -> None:
@@ -183,7 +238,9 @@ def build_record(
     config: EvalConfig,
     overrides: dict[str, Any],
     evaluation: Evaluation,
+    provenance: dict[str, str],
 ) -> RunResult:
+    """The record of one run; ``provenance`` is ``method_provenance`` of the class that ran."""
     from . import __version__
 
     K = len(stream.motifs)
@@ -191,6 +248,8 @@ def build_record(
         schema_version=SCHEMA_VERSION,
         package_version=__version__,
         git_sha=git_sha(),
+        dirty_files=dirty_files(),
+        provenance=provenance,
         stream={"name": stream.name, "seed": stream.seed, "content_hash": stream.content_hash, "n_motifs": K,
                 "tier": stream.tier},
         method={**dataclasses.asdict(method.card), "hyperparameters": method.hyperparameters()},

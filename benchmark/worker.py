@@ -1,39 +1,18 @@
-"""Each run in a worker process of its own, with a time limit and a memory limit.
+"""A task in a worker process of its own, with a time limit and a memory limit.
 
-Submitted methods are untrusted code. A run that raises, returns NaN or a wrong shape, runs
-out of its memory, dies or overstays its time ends in a failed record beside where its
-record would have gone (``seedN[-tag].failed.json``, with a one-line reason); the parent
-process, the other runs and every record already written are untouched. Workers are
-started with "spawn", so nothing of the parent's state leaks into them.
+Submitted methods are untrusted code. A task (a run, ``runner.evaluate``; the conformance
+checks) that raises, returns NaN or a wrong shape, runs out of its memory, dies or overstays
+its time ends with a one-line reason instead of a result; the parent process is untouched
+(``runner.execute`` then leaves a failed record). Workers are started with "spawn", so nothing
+of the parent's state leaks into them. This module knows nothing of runs.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import resource
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Iterator
-
-from .evaluator import EvalConfig
-
-
-@dataclass(frozen=True)
-class Job:
-    """One (stream, method, seed) run, as the worker rebuilds it."""
-
-    stream: str
-    method: str  # a registered name or package.module:Class
-    seed: int
-    path: Path
-    hyperparams: dict[str, Any] = field(default_factory=dict)
-    overrides: dict[str, Any] = field(default_factory=dict)
-    config: EvalConfig = EvalConfig()
-    device: str = "cpu"
-    threads: int = 1
-    force: bool = False
-    show_progress: bool = True  # a status line on stderr (off when runs go in parallel)
+from dataclasses import dataclass
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -42,22 +21,6 @@ class Limits:
 
     time_s: float = 0.0
     memory_mb: float = 0.0
-
-
-def run_all(jobs: list[Job], limits: Limits, parallel: int = 1) -> Iterator[tuple[Job, tuple[dict[str, Any] | None, str | None]]]:
-    """Runs every job, ``parallel`` at a time, each in its own worker; yields (job, ``run``'s
-    result) in the order of ``jobs``, each as soon as it and those before it are done."""
-    pool = ThreadPoolExecutor(max_workers=parallel)  # threads that each wait on one worker
-    try:
-        for job, future in [(job, pool.submit(run, job, limits)) for job in jobs]:
-            yield job, future.result()
-    finally:  # on an interrupt, start no more runs
-        pool.shutdown(cancel_futures=True)
-
-
-def run(job: Job, limits: Limits) -> tuple[dict[str, Any] | None, str | None]:
-    """Runs ``job`` in a worker: (its summary row, None), or (None, a one-line reason)."""
-    return isolated(evaluate, job, limits, job.threads)
 
 
 def isolated(task: Callable[[Any, Callable[[], None]], Any], argument: Any, limits: Limits, threads: int = 1) -> tuple[Any, str | None]:
@@ -98,24 +61,6 @@ def _work(task: Callable[[Any, Callable[[], None]], Any], argument: Any, limits:
         sender.send(("failed", _reason(error, limits)))
     finally:
         sender.close()
-
-
-def evaluate(job: Job, cap_memory: Callable[[], None]) -> dict[str, Any]:
-    """A worker task: rebuild the run, evaluate it, write its record; returns its summary row."""
-    from . import registry
-    from .cli import Progress
-    from .evaluator import Evaluator
-    from .results import build_record, write_record
-
-    method = registry.get_method(job.method)(**job.hyperparams)
-    stream = registry.get_stream(job.stream).build(job.seed)
-    cap_memory()
-    progress = Progress(f"{job.stream} {method.card.name} seed {job.seed}", shown=job.show_progress)
-    evaluation = Evaluator(method, stream, job.seed, job.config, job.device, progress).run()
-    progress.done()
-    record = build_record(stream, method, job.seed, job.device, job.config, job.overrides, evaluation)
-    write_record(job.path, record, force=job.force)
-    return {"method": method.card.name, "seed": job.seed, **evaluation.metrics, "time_s": evaluation.timings["total"]}
 
 
 def _reason(error: BaseException, limits: Limits) -> str:

@@ -35,23 +35,24 @@ from typing import Any
 import torch
 
 from motifbench.baselines.rate_rnn import RateRNNHyperparams, RateRNNMethod
-from motifbench.method import HyperparameterError, MethodCard, StreamInfo, hyperparameter
+from motifbench.method import MethodCard, StreamInfo, hyperparameter
 from motifbench.streams import Motif
 
 MODES = ("duncker", "owm", "gpm")
 
 
+def mode_setting(default: str) -> str:
+    """The ``mode`` hyperparameter with its default for one of the three methods."""
+    return hyperparameter(default, "projection rule: duncker (soft, both sides), owm (recursive) or gpm (hard)",
+                          choices=MODES)
+
+
 @dataclass(frozen=True)
 class OrthogonalHyperparams(RateRNNHyperparams):
-    mode: str = hyperparameter("duncker", "projection rule: duncker (soft, both sides), owm (recursive) or gpm (hard)")
+    mode: str = mode_setting("duncker")
     alpha: float = hyperparameter(1e-3, "duncker and owm: variance below which a direction stays free", low=1e-12)
     gpm_threshold: float = hyperparameter(0.97, "gpm: fraction of the activity's energy its basis keeps", low=0, high=1)
     activity_trials: int = hyperparameter(64, "trials recorded after each motif to update the projectors", low=1)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.mode not in MODES:
-            raise HyperparameterError(f"mode={self.mode!r}: expected one of {', '.join(MODES)}")
 
 
 class Projector:
@@ -184,12 +185,12 @@ def project(step: torch.Tensor, left: Projector | None, right: Projector) -> tor
 
 @dataclass(frozen=True)
 class OWMHyperparams(OrthogonalHyperparams):
-    mode: str = hyperparameter("owm", "projection rule: duncker (soft, both sides), owm (recursive) or gpm (hard)")
+    mode: str = mode_setting("owm")
 
 
 @dataclass(frozen=True)
 class GPMHyperparams(OrthogonalHyperparams):
-    mode: str = hyperparameter("gpm", "projection rule: duncker (soft, both sides), owm (recursive) or gpm (hard)")
+    mode: str = mode_setting("gpm")
 
 
 class OWM(Orthogonal):

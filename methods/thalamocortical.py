@@ -81,6 +81,9 @@ class ThalamocorticalHyperparams(Settings):
     )
     prep_iterations: int = hyperparameter(100, "L-BFGS iterations of the preparatory loop at most", low=0)
 
+    def check(self) -> None:
+        ordered_pair("decay_range", self.decay_range, strict=True)
+
 
 @dataclass
 class MotifLoop:
@@ -103,12 +106,14 @@ class Thalamocortical(Method):
     )
     Hyperparams = ThalamocorticalHyperparams
 
+    def check_stream(self, info: StreamInfo) -> None:
+        if self.hp.loop_rank < info.d_out:
+            raise HyperparameterError(f"loop_rank={self.hp.loop_rank} is below the output dimension {info.d_out}")
+
     def setup(self, info: StreamInfo, seed: int, device: str = "cpu") -> None:
         """Draws J0 and W, then trains the preparatory loop."""
         hp = self.hp
-        if hp.loop_rank < info.d_out:
-            raise HyperparameterError(f"loop_rank={hp.loop_rank} is below the output dimension {info.d_out}")
-        ordered_pair("decay_range", hp.decay_range, strict=True)
+        self.check_stream(info)
         self.info, self.device = info, torch.device(device)
         self.dt = info.dt / info.tau
         self.rng = np.random.default_rng([seed, 4099])

@@ -52,8 +52,7 @@ def test_the_preparation_term_is_weighted(smoke):
     assert preparation.item() > 0.0
 
 
-def test_a_reversed_preparation_range_is_refused(smoke):
-    method = ANNPrep(**FAST, prep_tau_range=(20.0, 2.0))
+def test_a_reversed_preparation_range_is_refused_when_the_settings_are_made():
     with pytest.raises(HyperparameterError, match="prep_tau_range"):
-        method.setup(Evaluator(method, smoke, 0).info, seed=0)
+        ANNPrep(**FAST, prep_tau_range=(20.0, 2.0))
 

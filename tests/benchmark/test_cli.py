@@ -133,6 +133,9 @@ def test_unloadable_method_path_is_a_usage_error(tmp_path, capsys, toy_path):
         (["--set", "lr"], ["KEY=VALUE"]),
         (["--device", "cuda", "--set", "zero.lr=0.1"], ["zero", "lr"]),
         (["-j", "0"], ["-j/--jobs", "at least 1"]),
+        (["--method", "gpm", "--set", "mode=svd"], ["mode='svd'", "expected one of duncker, owm, gpm"]),
+        (["--method", "ann_prep", "--set", "prep_tau_range=20,2"], ["prep_tau_range", "low <= high"]),
+        (["--method", "thalamocortical", "--set", "decay_range=1,0.01"], ["decay_range", "low < high"]),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(extra, words, tmp_path, capsys):
@@ -146,6 +149,16 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(extra, words, tmp_pa
     for word in words:
         assert word in line
     assert out == ""
+    assert not out_dir.exists()
+
+
+def test_a_setting_that_does_not_fit_the_stream_is_a_usage_error(tmp_path, capsys):
+    """thalamocortical's loop_rank 1 is enough for smoke-v1's one output, not smooth10-v1's two."""
+    out_dir = tmp_path / "out"
+    code, _, err = run(capsys, "run", "--stream", "smooth10-v1", "--method", "thalamocortical", "--set",
+                       "loop_rank=1", "--out", str(out_dir))
+    assert code == 2
+    assert "loop_rank=1 is below the output dimension 2" in one_line_error(err)
     assert not out_dir.exists()
 
 
@@ -338,12 +351,15 @@ def test_console_script_exit_codes(tmp_path):
         "bad": ["run", "--stream", "smoke-v2", "--method", "zero", "--out", str(tmp_path / "bad")],
         "failed": ["run", "--stream", "smoke-v1", "--method", "toy_methods:Crashing", "--out", str(tmp_path / "x")],
     }
+    as_module = ["run", "--stream", "smoke-v1", "--method", "zero", "--out", str(tmp_path / "m"), *SMALL_EVAL]
     # started together: each one imports torch, which takes seconds
     processes = {
         name: subprocess.Popen([str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=env, cwd=tmp_path)
         for name, args in commands.items()
     }
+    processes["module"] = subprocess.Popen([sys.executable, "-m", "motifbench", *as_module], stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     results = {}
     for name, process in processes.items():
         out, err = process.communicate(timeout=120)
@@ -362,3 +378,8 @@ def test_console_script_exit_codes(tmp_path):
     assert code == 1, err
     assert "crashing" in err and "Traceback" not in err
     assert files_under(tmp_path / "x") == ["smoke-v1/crashing/seed0.failed.json"]
+
+    code, out, err = results["module"]  # python -m motifbench; its spawned worker must not run main again
+    assert code == 0, err
+    assert "| zero" in out and err.count("wrote ") == 1
+    assert len(list((tmp_path / "m" / "smoke-v1" / "zero").glob("seed0-*.json"))) == 1

@@ -1,4 +1,4 @@
-"""The evaluator (motifbench.evaluator) against DESIGN.md: the R matrix, batched transitions
+"""The evaluator (motifbench.evaluator) against docs/design.md: the R matrix, batched transitions
 that really start from a's end state, sequences, misbehaving methods, determinism and the
 robustness curves.
 

@@ -16,7 +16,7 @@ import matplotlib.image
 import pytest
 import torch
 
-from motifbench import leaderboard
+from motifbench import leaderboard, results
 from motifbench.cli import main
 from motifbench.figures import stream_figures
 from motifbench.results import RecordError
@@ -37,7 +37,7 @@ def records(tmp_path_factory) -> list[dict]:
     finally:
         torch.set_num_threads(threads)
     paths = sorted((out / STREAM / "zero").glob("seed*.json"))
-    return [leaderboard.read_record(path) for path in paths]
+    return [results.read_record(path) for path in paths]
 
 
 def edited(records: list[dict], **fields) -> list[dict]:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from motifbench import cli, leaderboard
-from motifbench.results import RecordError
+from motifbench.results import SCHEMA_VERSION, RecordError
 
 SCORES = dict(transition_success=0.5, unseen_transition_success=0.5, plasticity=0.9, forgetting=0.1, interference=0.0)
 
@@ -22,7 +22,8 @@ def write_records(root, stream="smoke-v1", tape_recorder=False):
             path.parent.mkdir(parents=True, exist_ok=True)
             metrics = dict(SCORES, sequence_success=sequence, final_r2=0.5 + seed / 10,
                            state_dependence=0.0 if name == "parrot" else 0.2)
-            record = {"method": {"name": name}, "stream": {"name": stream}, "seed": seed, "overrides": overrides,
+            record = {"schema_version": SCHEMA_VERSION, "method": {"name": name}, "stream": {"name": stream},
+                      "seed": seed, "overrides": overrides,
                       "metrics": metrics}
             path.write_text(json.dumps(record))
 
@@ -82,7 +83,8 @@ def test_failed_runs_are_listed_apart_not_ranked(tmp_path):
     write_records(tmp_path / "results")
     failed = tmp_path / "results" / "smoke-v1" / "hang" / "seed0.failed.json"
     failed.parent.mkdir(parents=True)
-    failed.write_text(json.dumps({"status": "failed", "reason": "timed out after 5 s", "method": {"name": "hang"},
+    failed.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "status": "failed", "reason": "timed out after 5 s",
+                                  "method": {"name": "hang"},
                                   "stream": {"name": "smoke-v1"}, "seed": 0, "overrides": {}}))
     files = leaderboard.build(tmp_path / "results")
     table, failures = files["smoke-v1.md"].split("## Failed runs")

@@ -1,4 +1,4 @@
-"""Scores in motifbench.metrics against small hand-computed examples (DESIGN.md, "Scores").
+"""Scores in motifbench.metrics against small hand-computed examples (docs/design.md, "Scores").
 
 Every expected value is written out as a literal, worked out by hand in the comments, so a
 change of formula (axis, clipping, pair set, threshold rule) fails here.

@@ -1,23 +1,26 @@
-"""Score regression (motifbench.regress, `motifbench regress`): a score fails only when it is
-worse than its target by more than its tolerance; the committed smoke targets catch a
-deliberately degraded method."""
+"""Score regression (motifbench.regress, `motifbench regress`): a re-run fails a target only when
+its mean over the target's seeds is worse by more than max(FLOOR, K combined standard errors);
+a shift within the seed-to-seed spread passes, a real degradation fails, and the committed
+smoke targets catch a deliberately degraded method."""
 
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from motifbench import cli, regress
-from motifbench.regress import Target, TargetsError
+from motifbench.regress import FLOOR, K, Target, TargetsError
 
 HERE = Path(__file__).parent
 COMMITTED = HERE.parents[1] / "leaderboard" / "targets.csv"
-HEADER = "stream,method,metric,target,tolerance,seeds\n"
+HEADER = ",".join(regress.COLUMNS) + "\n"
 
 
-def target(metric="final_r2", value=0.8, tolerance=0.05, seeds=(0, 1)):
-    return Target("smoke-v1", "m", metric, value, tolerance, seeds)
+def target(metric="final_r2", mean=0.8, sem=0.01, seeds=(0, 1, 2)):
+    return Target("smoke-v1", "m", metric, seeds, mean, sem)
 
 
 def scores(metric, *values):
@@ -27,52 +30,66 @@ def scores(metric, *values):
 @pytest.mark.parametrize(
     "metric, values, passed",
     [
-        ("final_r2", (0.8, 0.8), True),
-        ("final_r2", (0.76, 0.76), True),  # worse, but within the tolerance
-        ("final_r2", (0.7, 0.8), False),  # mean 0.75: worse by 0.05 + a rounding
-        ("final_r2", (1.0, 1.0), True),  # better never fails
-        ("forgetting", (0.84, 0.84), True),  # lower is better: worse means higher
-        ("forgetting", (0.9, 0.9), False),
-        ("forgetting", (0.1, 0.1), True),
+        ("final_r2", (0.8, 0.8, 0.8), True),
+        ("final_r2", (0.79, 0.79, 0.79), True),  # worse by 0.01: within the floor
+        ("final_r2", (0.75, 0.75, 0.75), False),  # worse by 0.05 > max(0.02, 4 x 0.01)
+        ("final_r2", (0.5, 0.8, 0.8), False),  # worse by 0.1: a wider spread buys no allowance
+        ("final_r2", (0.78, 0.79, 0.8), True),  # worse by 0.01, narrower spread: within the floor
+        ("final_r2", (1.0, 1.0, 1.0), True),  # better never fails
+        ("forgetting", (0.83, 0.83, 0.83), True),  # lower is better: worse means higher
+        ("forgetting", (0.9, 0.9, 0.9), False),
+        ("forgetting", (0.1, 0.1, 0.1), True),
     ],
 )
-def test_only_a_score_worse_than_target_by_more_than_tolerance_fails(metric, values, passed):
+def test_only_a_mean_worse_than_the_allowance_fails(metric, values, passed):
     (verdict,) = regress.judge([target(metric)], scores(metric, *values))
     assert verdict.passed is passed
-    assert verdict.measured == pytest.approx(sum(values) / 2)
+    assert verdict.measured == pytest.approx(sum(values) / 3)
+    rerun_sem = min(0.01, np.std(values, ddof=1) / math.sqrt(3))
+    assert verdict.allowed == pytest.approx(max(FLOOR, K * math.hypot(0.01, rerun_sem)))
     assert (verdict.note == "") is passed
 
 
 def test_a_failed_run_or_a_nan_score_fails_its_target():
-    (missing,) = regress.judge([target()], scores("final_r2", 0.9))  # seed 1 did not complete
-    (nan,) = regress.judge([target()], scores("final_r2", 0.9, math.nan))
+    (missing,) = regress.judge([target()], scores("final_r2", 0.9, 0.9))  # seed 2 did not complete
+    (nan,) = regress.judge([target()], scores("final_r2", 0.9, 0.9, math.nan))
     assert not missing.passed and not nan.passed and "failed" in missing.note
 
 
+def test_a_target_at_the_worst_possible_score_cannot_fail():
+    assert target("transition_success", mean=0.0, sem=0.0).cannot_fail()
+    assert target("transition_success", mean=0.1, sem=0.03).cannot_fail()  # 0.1 - 4 x 0.03 < 0
+    assert not target("transition_success", mean=0.5, sem=0.03).cannot_fail()
+    assert not target("forgetting", mean=0.0, sem=0.0).cannot_fail()  # forgetting can still rise
+    assert target("final_r2", mean=-0.99, sem=0.0).cannot_fail()  # r2 is clipped at -1
+
+
 def test_runs_are_the_distinct_stream_method_seed_triples():
-    targets = [target("final_r2"), target("forgetting"), target(seeds=(2,))]
-    assert regress.runs(targets) == [("smoke-v1", "m", 0), ("smoke-v1", "m", 1), ("smoke-v1", "m", 2)]
+    targets = [target("final_r2"), target("forgetting"), target(seeds=(2, 3))]
+    assert regress.runs(targets) == [("smoke-v1", "m", s) for s in (0, 1, 2, 3)]
 
 
-def test_update_sets_measured_targets_and_keeps_tolerances(tmp_path):
+def test_update_sets_measured_means_and_standard_errors(tmp_path):
     path = tmp_path / "targets.csv"
-    targets = [target(), target("forgetting", 0.2, 0.1)]
+    targets = [target(), target("forgetting", 0.2, 0.05)]
     regress.write_targets(path, targets)
     assert regress.read_targets(path) == targets
-    verdicts = regress.judge(targets[:1], scores("final_r2", 0.5, 0.6))
+    verdicts = regress.judge(targets[:1], scores("final_r2", 0.5, 0.6, 0.7))
     regress.write_targets(path, regress.updated(targets, verdicts))
-    assert regress.read_targets(path) == [target(value=0.55), targets[1]]
+    assert regress.read_targets(path) == [target(mean=0.6, sem=round(0.1 / math.sqrt(3), 4)), targets[1]]
 
 
 @pytest.mark.parametrize(
     "text, words",
     [
-        ("stream,method,metric\n", "expected the columns"),
-        (HEADER + "smoke-v1,zero,final_r3,0.5,0.1,0\n", "line 2: unknown metric 'final_r3'"),
-        (HEADER + "smoke-v2,zero,final_r2,0.5,0.1,0\n", "line 2: unknown stream 'smoke-v2'"),
-        (HEADER + "smoke-v1,zero,final_r2,0.5,-1,0\n", "line 2: target '0.5' must be a number and tolerance '-1' >= 0"),
-        (HEADER + "smoke-v1,zero,final_r2,high,0.1,0\n", "line 2: could not convert"),
-        (HEADER + "smoke-v1,zero,final_r2,0.5,0.1,0;1\n", "line 2: invalid literal"),
+        ("stream,method,metric,target,tolerance,seeds\n", "expected the columns"),
+        (HEADER + 'smoke-v1,zero,final_r3,"0,1",2,0.5,0.1\n', "line 2: unknown metric 'final_r3'"),
+        (HEADER + 'smoke-v2,zero,final_r2,"0,1",2,0.5,0.1\n', "line 2: unknown stream 'smoke-v2'"),
+        (HEADER + 'smoke-v1,zero,final_r2,"0,1",2,0.5,-1\n', "line 2: mean '0.5' must be a number and sem '-1'"),
+        (HEADER + 'smoke-v1,zero,final_r2,"0,1",2,high,0.1\n', "line 2: could not convert"),
+        (HEADER + 'smoke-v1,zero,final_r2,0;1,2,0.5,0.1\n', "line 2: invalid literal"),
+        (HEADER + 'smoke-v1,zero,final_r2,"0,1",3,0.5,0.1\n', "line 2: n=3 must be the number of seeds (2)"),
+        (HEADER + "smoke-v1,zero,final_r2,0,1,0.5,0.1\n", "at least 2, so that the target has a standard error"),
     ],
 )
 def test_a_bad_targets_file_is_one_line_naming_file_and_line(tmp_path, text, words):
@@ -83,13 +100,116 @@ def test_a_bad_targets_file_is_one_line_naming_file_and_line(tmp_path, text, wor
     assert words in str(error.value) and "\n" not in str(error.value)
 
 
-def test_the_committed_targets_cover_every_registered_method_in_the_standard_tier():
+def test_the_committed_targets_cover_every_registered_method_and_can_all_fail():
     from motifbench import registry
 
-    standard = regress.in_tier(regress.read_targets(COMMITTED), "standard")
+    committed = regress.read_targets(COMMITTED)
+    standard = regress.in_tier(committed, "standard")
     for stream in ("smooth10-v1", "steps10-v1"):
         assert {t.method for t in standard if t.stream == stream} == set(registry.METHODS)
-    assert regress.in_tier(regress.read_targets(COMMITTED), "smoke")
+    smoke = regress.in_tier(committed, "smoke")
+    # SGD-trained methods land elsewhere on another build: five seeds; the others barely move
+    assert smoke and all(t.n >= (5 if registry.get_method(t.method).card.uses_sgd else 3) for t in smoke)
+    assert [t for t in committed if t.cannot_fail()] == []
+
+
+# ----------------------------------------------------------------------------------------------
+# a cross-build shift inside seed noise passes; a degradation fails; what absolute tolerances did
+# ----------------------------------------------------------------------------------------------
+
+# Per-seed scores on smoke-v1, seeds 0-4, measured on this repository's 2-core machine (torch
+# 2.14.1) with `motifbench run --stream smoke-v1 --method finetune,ewc,context_gating --seeds
+# 0,1,2,3,4`, beside the absolute rule's target (seed 0 alone) and tolerance of the targets file
+# before this rule: metric -> (per-seed scores, old target, old tolerance).
+MEASURED = {
+    ("finetune", "final_r2"): ((0.0626, 0.2442, 0.404, 0.1976, 0.4451), 0.0626, 0.05),
+    ("finetune", "forgetting"): ((1.3924, 1.1143, 0.8761, 1.1757, 0.8158), 1.3924, 0.05),
+    ("ewc", "final_r2"): ((0.5129, 0.4049, 0.8472, 0.9739, 0.7537), 0.5129, 0.05),
+    ("ewc", "forgetting"): ((0.7003, 0.8502, 0.1881, 0.0168, 0.3361), 0.7003, 0.05),
+    ("context_gating", "final_r2"): ((0.3133, 0.2125, 0.6711, 0.3224, 0.685), 0.3133, 0.05),
+    ("context_gating", "forgetting"): ((1.0157, 1.1685, 0.4787, 0.9997, 0.4587), 1.0157, 0.05),
+}
+BUILDS = 4000  # simulated other builds per target
+
+
+def measured_target(method, metric):
+    """The statistical target the measured seeds give, and their seed-to-seed std."""
+    values = MEASURED[method, metric][0]
+    mean, sem = regress.mean_and_sem(list(values))
+    return Target("smoke-v1", method, metric, tuple(range(len(values))), mean, sem), sem * math.sqrt(len(values))
+
+
+def other_builds(rng, mean, sd, n):
+    """(BUILDS, n) per-seed scores of other builds: each seed's training is chaotic, so on another
+    build it lands like a fresh draw from the seed-to-seed distribution (the worst case)."""
+    return rng.normal(mean, sd, size=(BUILDS, n))
+
+
+def statistical_failures(target, per_seed):
+    """Fraction of builds (rows of ``per_seed``) that fail ``target`` under the statistical rule."""
+    means = per_seed.mean(axis=1)
+    sems = per_seed.std(axis=1, ddof=1) / math.sqrt(per_seed.shape[1])
+    allowed = np.maximum(FLOOR, K * np.hypot(target.sem, np.minimum(sems, target.sem)))
+    return float(np.mean(np.array([target.worse_by(m) for m in means]) > allowed))
+
+
+@pytest.mark.parametrize("method, metric", list(MEASURED))
+def test_a_cross_build_shift_inside_seed_noise_passes_where_absolute_tolerances_failed(method, metric):
+    """Targets made on one build and checked on another, each seed landing anywhere in the
+    measured spread on both: the statistical rule fails fewer than 1% of such pairs of builds.
+    The absolute rule (one seed against a fixed tolerance) failed at least a fifth of them:
+    the false alarms that stopped CI on another machine."""
+    rng = np.random.default_rng(11)
+    stat, sd = measured_target(method, metric)
+    made, checked = other_builds(rng, stat.mean, sd, stat.n), other_builds(rng, stat.mean, sd, stat.n)
+    false_alarms = 0
+    for build, other in zip(made, checked):
+        mean, sem = regress.mean_and_sem(list(build))
+        (verdict,) = regress.judge([replace(stat, mean=mean, sem=sem)],
+                                   {("smoke-v1", method, seed): {metric: v} for seed, v in enumerate(other)})
+        false_alarms += not verdict.passed
+    assert false_alarms / BUILDS < 0.01
+
+    tolerance = MEASURED[method, metric][2]
+    absolute = [Target("smoke-v1", method, metric, (0,), build[0], 0.0).worse_by(other[0]) > tolerance
+                for build, other in zip(made, checked)]
+    assert np.mean(absolute) > 0.2
+
+
+def test_the_issue_s_cross_machine_finetune_scores_pass_the_statistical_rule():
+    """On another machine finetune's seed 0 scored final_r2 -0.063 (target 0.063, tolerance 0.05)
+    and forgetting 1.574 (target 1.392): two false alarms under the absolute rule. The same change
+    of seed 0 within a 5-seed statistical target passes."""
+    for metric, there in (("final_r2", -0.063), ("forgetting", 1.574)):
+        values, here, tolerance = MEASURED["finetune", metric]
+        assert Target("smoke-v1", "finetune", metric, (0,), here, 0.0).worse_by(there) > tolerance
+        stat, _ = measured_target("finetune", metric)
+        (verdict,) = regress.judge([stat], {("smoke-v1", "finetune", seed): {metric: there if seed == 0 else v}
+                                            for seed, v in enumerate(values)})
+        assert verdict.passed
+
+
+@pytest.mark.parametrize("method, metric", list(MEASURED) + [("finetune", "plasticity"), ("ewc", "plasticity"),
+                                                             ("thalamocortical", "final_r2"), ("gpm", "final_r2")])
+def test_a_real_degradation_fails_the_statistical_rule(method, metric):
+    """A degradation a user would care about: the metric worse by 0.1 (a tenth of r2's range above
+    0) or by six combined standard errors, whichever is more, with the same spread. The statistical
+    rule fails it in at least 95% of simulated builds (measured spreads, or the committed ones)."""
+    rng = np.random.default_rng(12)
+    if (method, metric) in MEASURED:
+        stat, sd = measured_target(method, metric)
+    else:
+        (stat,) = [t for t in regress.in_tier(regress.read_targets(COMMITTED), "smoke")
+                   if t.method == method and t.metric == metric]
+        sd = stat.sem * math.sqrt(stat.n)
+    drop = max(0.1, 6 * math.sqrt(2) * stat.sem)
+    worse_mean = stat.mean - drop if regress.registry.METRICS[metric].higher_is_better else stat.mean + drop
+    assert statistical_failures(stat, other_builds(rng, worse_mean, sd, stat.n)) >= 0.95
+
+
+# ----------------------------------------------------------------------------------------------
+# the command
+# ----------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -99,22 +219,17 @@ def toy_path(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
 
 
-def committed_rows(method):
+def committed_rows(method, metric=""):
     lines = COMMITTED.read_text().splitlines()
-    return [line for line in lines[1:] if line.startswith(f"smoke-v1,{method},")]
+    return [line for line in lines[1:] if line.startswith(f"smoke-v1,{method},{metric}")]
 
 
-def test_regress_passes_on_the_committed_targets_and_fails_for_a_degraded_method(tmp_path, capsys, toy_path):
-    zero = tmp_path / "zero.csv"
-    zero.write_text(HEADER + "\n".join(committed_rows("zero")) + "\n")
-    assert cli.main(["regress", "--targets", str(zero), "--out", str(tmp_path / "a")]) == 0
-    assert "targets met" in capsys.readouterr().err
-
-    rows = committed_rows("finetune")
+def test_regress_fails_for_a_degraded_method(tmp_path, capsys, toy_path):
+    rows = committed_rows("finetune", "plasticity")
     assert rows
     degraded = tmp_path / "degraded.csv"
     degraded.write_text(HEADER + "\n".join(row.replace(",finetune,", ",toy_methods:DegradedFinetune,") for row in rows) + "\n")
-    assert cli.main(["regress", "--targets", str(degraded), "--out", str(tmp_path / "b")]) == 1
+    assert cli.main(["regress", "--targets", str(degraded), "--out", str(tmp_path / "b"), "-j", "2"]) == 1
     out, err = capsys.readouterr()
     assert "FAIL: worse than the target" in out
     assert err.strip().splitlines()[-1].startswith("error: ")
@@ -123,9 +238,9 @@ def test_regress_passes_on_the_committed_targets_and_fails_for_a_degraded_method
 
 def test_from_records_judges_existing_records_and_update_touches_only_the_chosen_method(tmp_path, capsys):
     records = tmp_path / "records"
-    assert cli.main(["run", "--stream", "smoke-v1", "--method", "zero", "--out", str(records)]) == 0
+    assert cli.main(["run", "--stream", "smoke-v1", "--method", "zero", "--seeds", "0,1", "--out", str(records)]) == 0
     path = tmp_path / "targets.csv"
-    path.write_text(HEADER + "smoke-v1,zero,final_r2,0.9,0.05,0\nsmoke-v1,finetune,final_r2,0.5,0.05,0\n")
+    path.write_text(HEADER + 'smoke-v1,zero,final_r2,"0,1",2,0.9,0.01\nsmoke-v1,finetune,final_r2,"0,1",2,0.5,0.1\n')
     judge = ["regress", "--targets", str(path), "--from-records", str(records), "--method", "zero"]
     capsys.readouterr()
     assert cli.main(judge) == 1
@@ -133,12 +248,24 @@ def test_from_records_judges_existing_records_and_update_touches_only_the_chosen
     assert "updated 1 targets" in capsys.readouterr().err
     assert cli.main(judge) == 0
     zero, finetune = regress.read_targets(path)
-    assert zero.target < 0.05 and finetune.target == 0.5  # zero's measured score; finetune's kept
+    assert zero.mean < 0.05 and zero.sem > 0 and finetune.mean == 0.5  # zero's measured score; finetune's kept
+
+
+def test_resume_judges_the_records_already_in_out(tmp_path, capsys):
+    records = tmp_path / "records"
+    assert cli.main(["run", "--stream", "smoke-v1", "--method", "zero", "--seeds", "0,1", "--out", str(records)]) == 0
+    path = tmp_path / "targets.csv"
+    path.write_text(HEADER + 'smoke-v1,zero,forgetting,"0,1",2,0.0,0.0\nsmoke-v1,zero,transition_success,"0,1",2,0.0,0.0\n')
+    capsys.readouterr()
+    assert cli.main(["regress", "--targets", str(path), "--out", str(records), "--resume"]) == 0
+    out, err = capsys.readouterr()
+    assert err.count("kept ") == 2 and "wrote" not in err
+    assert "pass (cannot fail)" in out and "1 of 2 targets cannot fail" in err
 
 
 def test_a_method_the_targets_name_that_cannot_be_loaded_is_one_line(tmp_path, capsys):
     path = tmp_path / "targets.csv"
-    path.write_text(HEADER + "smoke-v1,my_esn,final_r2,0.9,0.05,0\n")
+    path.write_text(HEADER + 'smoke-v1,my_esn,final_r2,"0,1",2,0.9,0.05\n')
     assert cli.main(["regress", "--targets", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "unknown method 'my_esn'" in err and "package.module:Class" in err

@@ -1,18 +1,21 @@
 """Run records (motifbench.results): JSON that round-trips (NaN -> null, numpy -> plain), atomic
-writes that never lose an existing record, and the fields DESIGN.md promises in every record.
+writes that never lose an existing record, and the fields docs/design.md promises in every record.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import motifbench
+import motifbench.baselines.zero
 from motifbench.baselines.finetune import Finetune
 from motifbench.baselines.zero import Zero
 from motifbench.evaluator import EvalConfig, Evaluator
@@ -22,7 +25,10 @@ from motifbench.results import (
     RunResult,
     build_record,
     mean_transition_nmse,
+    method_provenance,
+    read_record,
     record_path,
+    write_failed_record,
     write_record,
 )
 
@@ -34,7 +40,8 @@ K = 3
 
 def run_record(stream, method, seed=0, config=SMALL, overrides=None):
     evaluation = Evaluator(method, stream, seed, config).run()
-    return evaluation, build_record(stream, method, seed, "cpu", config, overrides or {}, evaluation)
+    provenance = method_provenance(type(method))
+    return evaluation, build_record(stream, method, seed, "cpu", config, overrides or {}, evaluation, provenance)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +55,8 @@ def synthetic_record(**changes) -> RunResult:
         schema_version=SCHEMA_VERSION,
         package_version="0.0-test",
         git_sha=None,
+        dirty_files=[],
+        provenance={"method": "toy_methods:Toy", "source_sha256": "0" * 64},
         stream={"name": "smoke-v1", "seed": np.int64(0), "content_hash": "abc", "n_motifs": 2, "tier": "smoke"},
         method={"name": "toy", "hyperparameters": {"lr": np.float32(0.5), "sizes": (1, 2)}},
         overrides={},
@@ -212,6 +221,64 @@ def test_zero_record_holds_every_promised_field(smoke, zero_record):
     assert data["parameter_counts"] == [0, 0, 0]
     assert set(data["environment"]) >= {"python", "numpy", "torch"}
     assert "git_sha" in data and "overrides" in data and "curves" in data and "diagnostics" in data
+    assert data["provenance"]["method"] == "motifbench.baselines.zero:Zero"
+    source = Path(motifbench.baselines.zero.__file__).read_bytes()
+    assert data["provenance"]["source_sha256"] == hashlib.sha256(source).hexdigest()
+    assert isinstance(data["dirty_files"], list)
+    assert data["git_sha"] is None or data["git_sha"].endswith("-dirty") == bool(data["dirty_files"])
+
+
+# ----------------------------------------------------------------------------------------------
+# the one reader
+# ----------------------------------------------------------------------------------------------
+
+
+def test_read_record_returns_what_write_record_wrote(tmp_path, zero_record):
+    path = tmp_path / "seed0.json"
+    write_record(path, zero_record[1])
+    assert read_record(path) == json.loads(zero_record[1].to_json())
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("{not json", "unreadable or corrupt (JSONDecodeError"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"schema_version": 99, "metrics": {}}', "schema_version 99; this motifbench reads 2, 3"),
+        ('{"metrics": {}}', "schema_version None"),
+        ('{"schema_version": 3, "method": {"name": "m"}, "stream": {"name": "s"}, "seed": 0}', "KeyError: 'metrics'"),
+        ('{"schema_version": 3, "method": {"name": "m"}, "stream": {"name": "s"}, "seed": 0, "metrics": 1}',
+         "metrics is not an object"),
+    ],
+)
+def test_read_record_refuses_a_corrupt_record_or_an_unknown_schema_in_one_line(tmp_path, text, words):
+    path = tmp_path / "seed0.json"
+    path.write_text(text)
+    with pytest.raises(RecordError) as error:
+        read_record(path)
+    assert str(path) in str(error.value) and words in str(error.value) and "\n" not in str(error.value)
+
+
+def test_read_record_reads_a_failed_record_only_when_asked(tmp_path):
+    failed = write_failed_record(tmp_path / "seed0.json", "smoke-v1", "toy", 0, {}, "it crashed")
+    assert read_record(failed, failed=True)["reason"] == "it crashed"
+    with pytest.raises(RecordError, match="metrics"):
+        read_record(failed)
+
+
+def test_the_committed_leaderboard_records_are_all_readable():
+    results = Path(__file__).parents[2] / "leaderboard" / "results"
+    paths = list(results.glob("*/*/seed*.json"))
+    assert paths and all(read_record(path)["stream"]["name"] == path.parts[-3] for path in paths)
+
+
+def test_provenance_names_an_outside_class_and_hashes_its_file(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    import toy_methods
+
+    provenance = method_provenance(toy_methods.NaNOutput)
+    assert provenance == {"method": "toy_methods:NaNOutput",
+                          "source_sha256": hashlib.sha256(Path(toy_methods.__file__).read_bytes()).hexdigest()}
 
 
 def test_finetune_record_R_is_lower_triangular(smoke):

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from motifbench.evaluator import EvalConfig
-from motifbench.worker import Job, Limits, run
+from motifbench.runner import Job, run
+from motifbench.worker import Limits
 
 HERE = Path(__file__).parent
 QUICK = EvalConfig(n_sequences=1, sequence_length=2, transition_repeats=1, prep_sweep_tau=(10.0,))

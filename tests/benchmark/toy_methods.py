@@ -291,3 +291,13 @@ class DegradedFinetune(Finetune):
 
     def learn(self, motif: Motif) -> None:
         self.fit([motif], max_iterations=self.hp.max_iterations // 20)
+
+
+class StateDictRaises(Toy):
+    """Runs fine (the evaluation never asks for its state), but ``state_dict`` raises: the
+    checks that need it fail, the others still run."""
+
+    card = MethodCard(name="state_dict_raises", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def state_dict(self) -> dict[str, Any]:
+        raise RuntimeError("deliberate failure in state_dict")

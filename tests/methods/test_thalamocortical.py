@@ -372,19 +372,23 @@ def test_generate_refuses_an_unlearned_motif(learned):
         method.generate(torch.tensor([0, 3]), method.rest_state(2), 5, 25)
 
 
-def test_setup_rejects_bad_hyperparameters(smoke):
-    """loop_rank below the output dimension and a reversed decay_range raise in setup."""
+def test_bad_hyperparameters_are_refused_when_made_or_checked_against_the_stream(smoke):
+    """A reversed or degenerate decay_range is refused when the settings are made; loop_rank
+    below the output dimension by check_stream (the command line calls it before a run) and
+    by setup."""
     two_d = StreamInfo(n_motifs=1, d_out=2, dt=0.002, tau=0.01, motif_steps=(25,), n_prep=50)
+    low_rank = Thalamocortical(**{**FAST, "loop_rank": 1, "prep_fraction": 0.0})
     with pytest.raises(HyperparameterError, match="loop_rank"):
-        Thalamocortical(**{**FAST, "loop_rank": 1, "prep_fraction": 0.0}).setup(two_d, seed=0)
-    with pytest.raises(HyperparameterError, match="decay_range"):
-        Thalamocortical(**{**FAST, "decay_range": (1.0, 0.01), "prep_fraction": 0.0}).setup(info_for(smoke), seed=0)
+        low_rank.check_stream(two_d)
+    with pytest.raises(HyperparameterError, match="loop_rank"):
+        low_rank.setup(two_d, seed=0)
+    low_rank.check_stream(info_for(smoke))  # one output: rank 1 is enough
+    for decays in ((1.0, 0.01), (0.5, 0.5)):
+        with pytest.raises(HyperparameterError, match="decay_range"):
+            Thalamocortical(**{**FAST, "decay_range": decays})
 
 
-def test_degenerate_ranges_are_refused(smoke):
-    """Equal slowest and fastest decays are refused by setup, a frequency bound of 0 at once."""
-    with pytest.raises(HyperparameterError, match="decay_range"):
-        Thalamocortical(**{**FAST, "decay_range": (0.5, 0.5), "prep_fraction": 0.0}).setup(info_for(smoke), seed=0)
+def test_a_zero_frequency_bound_is_refused():
     with pytest.raises(HyperparameterError, match="max_frequency"):
         Thalamocortical(**{**FAST, "max_frequency": 0.0})
 

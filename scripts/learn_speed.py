@@ -12,7 +12,7 @@ and numpy's and scipy's BLAS threads (thalamocortical learns with scipy), as und
 
 Run from the repository root (``--motifs N``: only the first N motifs):
 
-    .venv/bin/python benchmarks/learn_speed.py --out benchmarks/results/learn_speed.md
+    .venv/bin/python scripts/learn_speed.py --out scripts/results/learn_speed.md
 """
 
 from __future__ import annotations
@@ -93,11 +93,11 @@ def main(argv: list[str] | None = None) -> None:
                f"ann_additive / thalamocortical = **{ratio:.2f}x**.")
     print(f"\n{table}\n\n{summary}")
     if args.out is not None:
-        command = shlex.join([".venv/bin/python", "benchmarks/learn_speed.py", *(sys.argv[1:] if argv is None else argv)])
+        command = shlex.join([".venv/bin/python", "scripts/learn_speed.py", *(sys.argv[1:] if argv is None else argv)])
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         header = [
             "# Learning speed: thalamocortical vs ann_additive\n",
-            "Written by `benchmarks/learn_speed.py`; do not edit by hand.\n",
+            "Written by `scripts/learn_speed.py`; do not edit by hand.\n",
             f"- command: `{command}` (from the repository root)",
             f"- date: {started.isoformat(timespec='seconds')}; torch {torch.__version__}; threads {args.threads}; nproc {os.cpu_count()}; load average at the end {load}",
             f"- stream `{args.stream}` seed {args.seed}: {len(motifs)} of {len(stream.motifs)} motifs, learned "

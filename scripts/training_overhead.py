@@ -27,12 +27,12 @@ hyperparameters; its ``timings["learn"]`` sum is row (a'').
 
 Run it from the repository root (about 3.5 minutes on a quiet 2-core machine):
 
-    .venv/bin/python benchmarks/training_overhead.py
+    .venv/bin/python scripts/training_overhead.py
 
 Options: ``--iterations N`` (default 60), ``--repeats R`` (default 3), ``--full-runs F``
 (default 1), ``--threads T`` (torch intra-op threads; default 1 like ``motifbench run``;
 0 keeps torch's own choice), ``--out PATH``. The table is printed and written to
-``benchmarks/results/training_overhead.md`` with the command, date, torch version and nproc.
+``scripts/results/training_overhead.md`` with the command, date, torch version and nproc.
 Wall times on a busy machine are noisy; the CPU-time columns (this process only) are less so.
 """
 
@@ -54,6 +54,7 @@ from tabulate import tabulate
 
 from motifbench.baselines.finetune import Finetune
 from motifbench.evaluator import Evaluator
+from motifbench.method import duration_steps
 from motifbench.registry import get_stream
 from motifbench.streams import PREP_TAU
 
@@ -125,7 +126,7 @@ def run_full_evaluator(stream, iterations: int) -> tuple[list[float], dict]:
 
 def bare_n_prep(stream) -> int:
     motif = stream.motifs[0]
-    return int(round(PREP_TAU * motif.tau / motif.dt))
+    return duration_steps(PREP_TAU, motif.tau, motif.dt)
 
 
 def run_bare(stream, iterations: int, fused: bool = False) -> tuple[float, float, list[float]]:
@@ -311,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     plumbing_cpu = 100 * (statistics.median(cpu["a"]) - statistics.median(cpu["b'"])) / statistics.median(cpu["b'"])
     verdict = "within" if overhead <= 5.0 else "OVER"
 
-    command = shlex.join([".venv/bin/python", "benchmarks/training_overhead.py", *sys.argv[1:]])
+    command = shlex.join([".venv/bin/python", "scripts/training_overhead.py", *sys.argv[1:]])
     lines = [
         "# Training overhead: motifbench vs a bare PyTorch loop",
         "",

@@ -28,10 +28,10 @@ to all pairs; the script says so. ``--full`` times every pair.
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/transition_batching.py
+    .venv/bin/python scripts/transition_batching.py
 
 It prints a Markdown table and writes it, with the command, date, torch version and ``nproc``,
-to ``benchmarks/results/transition_batching.md``.
+to ``scripts/results/transition_batching.md``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from motifbench.evaluator import EvalConfig, Evaluator
 from motifbench.streams import STREAMS
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "benchmarks" / "results" / "transition_batching.md"
+RESULT = ROOT / "scripts" / "results" / "transition_batching.md"
 STREAM_NAMES = ("smooth10-v1", "smooth50-v1")
 SEED = 0
 RTOL, ATOL = 1e-4, 1e-6
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         [
             "# Batched transition test vs one generate call per pair",
             "",
-            "Written by `benchmarks/transition_batching.py`; do not edit by hand.",
+            "Written by `scripts/transition_batching.py`; do not edit by hand.",
             "",
             f"- command: `{command_line()}` (from the repository root), at commit {git_commit()}",
             f"- date: {started.isoformat(timespec='seconds')}; the whole script took {total:.0f} s",

@@ -9,7 +9,7 @@ seeds, and the smallest and largest per-motif value.
 Run after the runs it reads, from the repository root:
 
     .venv/bin/motifbench run --stream smooth10-v1 --method ewc,avalanche_ewc --seeds 0,1,2 --out results
-    .venv/bin/python benchmarks/fisher_magnitudes.py results/smooth10-v1
+    .venv/bin/python scripts/fisher_magnitudes.py results/smooth10-v1
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from motifbench.leaderboard import read_record
+from motifbench.results import read_record
 from motifbench.results import default_records
 
 METHODS = ("ewc", "avalanche_ewc")

@@ -14,7 +14,7 @@ Run after the runs it reads, from the repository root:
         --seeds 0,1,2 --out results
     .venv/bin/motifbench run --stream steps10-v1 --method thalamocortical,ann_additive,ann_prep \\
         --seeds 0,1,2 --out results
-    .venv/bin/python benchmarks/prep_sweep.py --results results --streams smooth10-v1,steps10-v1 \\
+    .venv/bin/python scripts/prep_sweep.py --results results --streams smooth10-v1,steps10-v1 \\
         --methods thalamocortical,ann_additive,ann_prep
 """
 
@@ -23,8 +23,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from motifbench.leaderboard import aggregate, as_text, read_record
-from motifbench.results import default_records
+from motifbench.leaderboard import aggregate, as_text
+from motifbench.results import default_records, read_record
 
 CURVE = "transition_success_vs_prep_tau"
 KEYS = ("stream", "method")

@@ -1,0 +1,223 @@
+"""Run orchestration: which runs to make, each in a worker process, and what they left.
+
+``plan`` turns (stream, method, seeds, settings) into jobs, skipping or refusing runs whose
+record exists; ``execute`` runs the jobs ``RunOptions.jobs`` at a time, each in a spawned worker
+(``worker.isolated``) under the options' time and memory limits, and leaves a failed record
+with a one-line reason for each run that failed. ``evaluate`` is what a worker does for one
+job. Nothing here reads command-line arguments: ``cli.py`` builds a ``RunOptions``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+from .worker import Limits, isolated
+
+if TYPE_CHECKING:  # the evaluator imports torch: only a worker needs it
+    from .evaluator import EvalConfig
+
+
+def default_config() -> EvalConfig:
+    from .evaluator import EvalConfig
+
+    return EvalConfig()
+
+
+class UsageError(Exception):
+    """Bad input from the user (a command line, options); reported in one line with exit status 2."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where and how runs execute: device, CPU threads per run, runs at once, the limits of one
+    run (s, MB; 0: none), and what to do with an existing record (``force``: replace it,
+    ``resume``: keep it and skip the run; neither: refuse)."""
+
+    device: str = "cpu"
+    threads: int = 1
+    jobs: int = 1
+    time_limit: float = 3600.0
+    memory_limit: float = 8192.0
+    force: bool = False
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        for option, count in (("--threads", self.threads), ("-j/--jobs", self.jobs)):
+            if count < 1:
+                raise UsageError(f"{option} {count}: expected at least 1")
+        for option, value in (("--time-limit", self.time_limit), ("--memory-limit", self.memory_limit)):
+            if not value >= 0:
+                raise UsageError(f"{option} {value}: expected a non-negative number (0: no limit)")
+        if self.force and self.resume:
+            raise UsageError("--force and --resume exclude each other")
+        if self.device not in ("cpu", "cuda"):
+            raise UsageError(f"--device {self.device!r}: expected cpu or cuda")
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(time_s=self.time_limit, memory_mb=self.memory_limit)
+
+    def check_device(self) -> None:
+        """A UsageError if the device is cuda and torch sees none (imports torch)."""
+        import torch
+
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise UsageError("--device cuda: torch sees no CUDA device on this machine")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (stream, method, seed) run, as the worker rebuilds it."""
+
+    stream: str
+    method: str  # a registered name or package.module:Class
+    seed: int
+    path: Path
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    config: EvalConfig = field(default_factory=default_config)
+    device: str = "cpu"
+    threads: int = 1
+    force: bool = False
+    show_progress: bool = True  # a status line on stderr (off when runs go in parallel)
+
+
+class Progress:
+    """One status line on stderr, rewritten in place on a terminal, one line per phase otherwise
+    (nothing if not ``shown``)."""
+
+    def __init__(self, label: str, shown: bool = True):
+        self.label, self.start, self.shown = label, time.perf_counter(), shown
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, message: str) -> None:
+        if not self.shown:
+            return
+        line = f"[{self.label}] {message}  ({time.perf_counter() - self.start:.1f} s)"
+        sys.stderr.write(f"\r\033[K{line}" if self.tty else line + "\n")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.shown and self.tty:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def plan(
+    stream: str,
+    method: str,
+    seeds: Sequence[int],
+    out: Path,
+    options: RunOptions,
+    hyperparams: dict[str, Any] | None = None,
+    eval_overrides: dict[str, Any] | None = None,
+) -> list[Job]:
+    """The jobs that run ``method`` on ``stream`` with each seed and write records under ``out``;
+    a seed whose record exists is skipped (``options.resume``), re-run (``options.force``) or
+    a UsageError."""
+    from . import registry
+    from .evaluator import EvalConfig
+    from .results import record_path
+
+    hyperparams, eval_overrides = hyperparams or {}, eval_overrides or {}
+    label = registry.get_method(method).card.name
+    overrides = {**hyperparams, **{f"eval.{key}": value for key, value in eval_overrides.items()}}
+    config = EvalConfig(**eval_overrides)
+    jobs = []
+    for seed in seeds:
+        path = record_path(out, stream, label, seed, overrides)
+        if is_to_run(path, options):
+            jobs.append(Job(stream, method, seed, path, hyperparams, overrides, config, options.device, options.threads,
+                            options.force, show_progress=options.jobs == 1))
+    return jobs
+
+
+def is_to_run(path: Path, options: RunOptions) -> bool:
+    """Whether the run that writes ``path`` goes ahead: an existing record is replaced with
+    ``force``, kept with ``resume`` (False), and otherwise a UsageError."""
+    if not path.exists():
+        return True
+    if options.resume:
+        print(f"kept {path}", file=sys.stderr)
+        return False
+    if options.force:
+        return True
+    raise UsageError(f"record {path} exists; pass --force to replace it or --resume to keep it")
+
+
+def execute(jobs: list[Job], options: RunOptions) -> tuple[list[tuple[Job, dict[str, Any]]], int]:
+    """Runs ``jobs`` under the options' limits, ``options.jobs`` at a time: (job, its summary
+    row) for those that completed, and how many failed (each leaves a failed record and one
+    line on stderr)."""
+    from . import registry
+    from .results import write_failed_record
+
+    done, failures = [], 0
+    for job, (row, reason) in run_all(jobs, options.limits, options.jobs):
+        if row is None:  # the method is untrusted code: record why, keep the other runs
+            label = registry.get_method(job.method).card.name
+            failed = write_failed_record(job.path, job.stream, label, job.seed, job.overrides, reason)
+            print(f"error: {job.stream} {label} seed {job.seed}: {reason} (see {failed})", file=sys.stderr)
+            failures += 1
+            continue
+        print(f"wrote {job.path}", file=sys.stderr)
+        done.append((job, row))
+    return done, failures
+
+
+def run_all(jobs: list[Job], limits: Limits, parallel: int = 1) -> Iterator[tuple[Job, tuple[dict[str, Any] | None, str | None]]]:
+    """Runs every job, ``parallel`` at a time, each in its own worker; yields (job, ``run``'s
+    result) in the order of ``jobs``, each as soon as it and those before it are done."""
+    pool = ThreadPoolExecutor(max_workers=parallel)  # threads that each wait on one worker
+    try:
+        for job, future in [(job, pool.submit(run, job, limits)) for job in jobs]:
+            yield job, future.result()
+    finally:  # on an interrupt, start no more runs
+        pool.shutdown(cancel_futures=True)
+
+
+def run(job: Job, limits: Limits) -> tuple[dict[str, Any] | None, str | None]:
+    """Runs ``job`` in a worker: (its summary row, None), or (None, a one-line reason)."""
+    return isolated(evaluate, job, limits, job.threads)
+
+
+def evaluate(job: Job, cap_memory: Callable[[], None]) -> dict[str, Any]:
+    """A worker task: rebuild the run, evaluate it, write its record; returns its summary row."""
+    from . import registry
+    from .evaluator import Evaluator
+    from .results import build_record, method_provenance, write_record
+
+    cls = registry.get_method(job.method)
+    method = cls(**job.hyperparams)
+    stream = registry.get_stream(job.stream).build(job.seed)
+    provenance = method_provenance(cls)
+    cap_memory()
+    progress = Progress(f"{job.stream} {method.card.name} seed {job.seed}", shown=job.show_progress)
+    evaluation = Evaluator(method, stream, job.seed, job.config, job.device, progress).run()
+    progress.done()
+    record = build_record(stream, method, job.seed, job.device, job.config, job.overrides, evaluation, provenance)
+    write_record(job.path, record, force=job.force)
+    return {"method": method.card.name, "seed": job.seed, **evaluation.metrics, "time_s": evaluation.timings["total"]}
+
+
+SUMMARY_COLUMNS = [
+    "final_r2",
+    "plasticity",
+    "forgetting",
+    "interference",
+    "transition_success",
+    "sequence_success",
+]
+
+
+def results_table(rows: list[dict[str, Any]]) -> str:
+    """One row per method: mean +- s.e.m. over its seeds of the summary scores, and the time per run."""
+    from .leaderboard import aggregate, as_text
+
+    columns = SUMMARY_COLUMNS + ["time_s"]
+    return as_text(aggregate(rows, columns), columns)

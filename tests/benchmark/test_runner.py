@@ -1,0 +1,39 @@
+"""Run orchestration (motifbench.runner): options are checked when made, and ``plan`` keeps,
+replaces or refuses existing records as the options say."""
+
+import pytest
+
+from motifbench.runner import RunOptions, UsageError, plan
+
+
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        (dict(threads=0), "--threads 0: expected at least 1"),
+        (dict(jobs=0), "-j/--jobs 0: expected at least 1"),
+        (dict(time_limit=-1.0), "--time-limit -1.0"),
+        (dict(memory_limit=float("nan")), "--memory-limit nan"),
+        (dict(force=True, resume=True), "--force and --resume exclude each other"),
+        (dict(device="tpu"), "--device 'tpu'"),
+    ],
+)
+def test_bad_options_are_a_usage_error_when_made(options, words):
+    with pytest.raises(UsageError) as error:
+        RunOptions(**options)
+    assert words in str(error.value)
+
+
+def test_plan_names_records_by_settings_and_skips_refuses_or_replaces_existing_ones(tmp_path, capsys):
+    jobs = plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(jobs=2), {"lr": 0.01}, {"theta": 0.2})
+    assert [job.seed for job in jobs] == [0, 1]
+    assert all(not job.show_progress and job.config.theta == 0.2 for job in jobs)
+    assert jobs[0].overrides == {"lr": 0.01, "eval.theta": 0.2}
+    assert jobs[0].path.parent == tmp_path / "smoke-v1" / "finetune" and jobs[0].path.name.startswith("seed0-")
+    jobs[0].path.parent.mkdir(parents=True)
+    jobs[0].path.write_text("{}")
+    with pytest.raises(UsageError, match="exists; pass --force to replace it or --resume to keep it"):
+        plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(), {"lr": 0.01}, {"theta": 0.2})
+    resumed = plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(resume=True), {"lr": 0.01}, {"theta": 0.2})
+    assert [job.seed for job in resumed] == [1] and "kept" in capsys.readouterr().err
+    forced = plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(force=True), {"lr": 0.01}, {"theta": 0.2})
+    assert [job.seed for job in forced] == [0, 1] and all(job.force for job in forced)
