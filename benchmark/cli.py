@@ -1,7 +1,10 @@
-"""The ``motifbench`` command: ``run`` learns streams with methods and writes records; ``ls`` lists.
+"""The ``motifbench`` command (also ``python -m motifbench``): ``run`` learns streams with methods
+and writes records, ``leaderboard`` builds the tables, ``check`` runs the conformance checks,
+``regress`` judges score targets, ``ls`` lists.
 
-Exit status: 0 success, 1 a run failed (the others still ran and kept their records; the
-failure is recorded), 2 bad input (nothing was run or written). Each run executes in a
+Exit status: 0 success, 1 a run, check or target failed (the other runs still ran and kept
+their records; the failure is recorded), 2 bad input (nothing was run or written). This
+module only reads the command line: ``runner.py`` plans and executes the runs, each in a
 worker process with a time and a memory limit (``worker.py``).
 """
 
@@ -19,6 +22,8 @@ from .method import HyperparameterError, Method, parse_hyperparameter, setting_n
 from .regress import TargetsError
 from .results import RecordError
 from .runner import RunOptions, UsageError
+from .streams import StreamSpec
+
 
 def parse_seeds(text: str) -> list[int]:
     try:
@@ -87,7 +92,7 @@ def command_run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def validate_settings(spec: Any, methods: dict[str, type[Method]], per_method: dict[str, dict[str, Any]],
+def validate_settings(spec: StreamSpec, methods: dict[str, type[Method]], per_method: dict[str, dict[str, Any]],
                       eval_overrides: dict[str, Any]) -> None:
     """Every setting's rules, those across fields and those against the stream, before anything
     runs: a bad ``--set`` is a UsageError."""
