@@ -27,6 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .worker import one_line
+
 if typing.TYPE_CHECKING:
     from .evaluator import Evaluator
     from .method import Method
@@ -119,7 +121,7 @@ class CheckSpec:
         try:
             passed, detail = self.fn(context)
         except Exception as error:
-            return Check(self.title, False, f"raised {_one_line(error)}")
+            return Check(self.title, False, f"raised {one_line(error)}")
         return Check(self.title, bool(passed), detail)
 
 
@@ -148,7 +150,7 @@ def run_checks(job: CheckJob, cap_memory: Callable[[], None]) -> list[Check]:
     try:
         context = CheckContext.evaluate(method_class, job.hyperparams, stream, job.device)
     except Exception as error:  # nothing else can be checked without one evaluation
-        failure = {"outputs": _one_line(error)}
+        failure = {"outputs": one_line(error)}
         return [Check(CHECKS[check_id].title, False, failure.get(check_id, NOT_RUN)) for check_id in selected]
     return [CHECKS[check_id](context) for check_id in selected]
 
@@ -236,14 +238,6 @@ def uses_start_state(context: CheckContext) -> tuple[bool, str]:
 
 def _verdict(passed: bool, failure: str, success: str = "") -> tuple[bool, str]:
     return bool(passed), success if passed else failure
-
-
-def _one_line(error: Exception) -> str:
-    """A MethodError's message (it names the method and the call), else the type and message; one line."""
-    from .method import MethodError
-
-    text = str(error) if isinstance(error, MethodError) else f"{type(error).__name__}: {error}"
-    return " ".join(text.split())
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -84,32 +84,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def git_sha() -> str | None:
-    """The commit of the checkout motifbench runs from, if it is one; "-dirty" if it has changes."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True,
-                             timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    sha = out.stdout.strip()
-    if out.returncode != 0 or not sha:
-        return None
-    return f"{sha}-dirty" if dirty_files() else sha
+def checkout(most_files: int = 50) -> dict[str, Any]:
+    """Which code ran: ``git_sha``, the commit of the checkout motifbench runs from ("-dirty"
+    when it has changes; None outside a git checkout), and ``dirty_files``, its changed and
+    untracked files (an untracked folder as one entry) relative to its root, at most
+    ``most_files`` of them and then a count of the rest."""
 
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout if out.returncode == 0 else None
 
-def dirty_files(most: int = 50) -> list[str]:
-    """The checkout's changed and untracked files (an untracked folder as one entry), relative
-    to its root, at most ``most`` of them and then a count of the rest; empty outside a git
-    checkout or when it is clean."""
-    try:
-        out = subprocess.run(["git", "status", "--porcelain"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return []
-    if out.returncode != 0:
-        return []
-    files = sorted(line[3:] for line in out.stdout.splitlines() if line.strip())
-    return files[:most] + ([f"... and {len(files) - most} more"] if len(files) > most else [])
+    sha, status = (git("rev-parse", "HEAD") or "").strip(), git("status", "--porcelain") or ""
+    files = sorted(line[3:] for line in status.splitlines() if line.strip())
+    dirty = files[:most_files] + ([f"... and {len(files) - most_files} more"] if len(files) > most_files else [])
+    return {"git_sha": (f"{sha}-dirty" if files else sha) or None, "dirty_files": dirty}
 
 
 def method_provenance(cls: type) -> dict[str, str]:
@@ -163,8 +154,7 @@ def write_failed_record(path: Path, stream: str, method: str, seed: int, overrid
         "status": "failed",
         "reason": reason,
         "package_version": __version__,
-        "git_sha": git_sha(),
-        "dirty_files": dirty_files(),
+        **checkout(),
         "stream": {"name": stream},
         "method": {"name": method},
         "overrides": _jsonable(overrides),
@@ -247,8 +237,7 @@ def build_record(
     return RunResult(
         schema_version=SCHEMA_VERSION,
         package_version=__version__,
-        git_sha=git_sha(),
-        dirty_files=dirty_files(),
+        **checkout(),
         provenance=provenance,
         stream={"name": stream.name, "seed": stream.seed, "content_hash": stream.content_hash, "n_motifs": K,
                 "tier": stream.tier},

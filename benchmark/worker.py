@@ -63,12 +63,18 @@ def _work(task: Callable[[Any, Callable[[], None]], Any], argument: Any, limits:
         sender.close()
 
 
-def _reason(error: BaseException, limits: Limits) -> str:
+def one_line(error: BaseException) -> str:
+    """What went wrong, on one line: the message of a MethodError or RecordError (it names the
+    method and the call, or the file), else the exception's type and message."""
     from .method import MethodError
     from .results import RecordError
 
     text = str(error) if isinstance(error, (MethodError, RecordError)) else f"{type(error).__name__}: {error}"
-    text = " ".join(text.split())
+    return " ".join(text.split())
+
+
+def _reason(error: BaseException, limits: Limits) -> str:
+    text = one_line(error)
     if isinstance(error, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower():
         text = f"exceeded its memory limit of {limits.memory_mb:g} MB ({text[:200]})"
     return text
