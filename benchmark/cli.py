@@ -21,18 +21,16 @@ from . import registry
 from .method import HyperparameterError, Method, parse_hyperparameter, setting_names
 from .regress import TargetsError
 from .results import RecordError
-from .runner import RunOptions, UsageError
+from .runner import RunOptions, UsageError, parse_seeds
 from .streams import StreamSpec
 
 
-def parse_seeds(text: str) -> list[int]:
+def seeds_option(text: str) -> tuple[int, ...]:
+    """``--seeds`` as a tuple of seeds, or a UsageError."""
     try:
-        seeds = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise UsageError(f"--seeds {text!r}: expected comma-separated integers such as 0,1,2") from None
-    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
-        raise UsageError(f"--seeds {text!r}: expected distinct non-negative integers")
-    return seeds
+        return parse_seeds(text)
+    except ValueError as error:
+        raise UsageError(f"--seeds: {error}") from None
 
 
 def parse_sets(items: Sequence[str], methods: dict[str, type[Method]]) -> tuple[dict[str, Any], dict[str, dict]]:
@@ -80,7 +78,11 @@ def command_run(args: argparse.Namespace) -> int:
     if not names or len(set(names)) != len(names):
         raise UsageError(f"--method {args.method!r}: expected distinct method names, comma-separated")
     methods = {name: registry.get_method(name) for name in names}
-    seeds = parse_seeds(args.seeds)
+    labels = [cls.card.name for cls in methods.values()]
+    if len(set(labels)) != len(labels):
+        twice = next(label for label in labels if labels.count(label) > 1)
+        raise UsageError(f"--method {args.method!r}: two methods would write their records under the name {twice!r}")
+    seeds = seeds_option(args.seeds)
     eval_overrides, per_method = parse_sets(args.set, methods)
     validate_settings(spec, methods, per_method, eval_overrides)
     options.check_device()
@@ -144,10 +146,13 @@ def command_regress(args: argparse.Namespace) -> int:
     every_target = regress.read_targets(Path(args.targets))
     targets = regress.in_tier(every_target, args.tier)
     if args.method:
-        targets = [t for t in targets if t.method in args.method.split(",")]
+        chosen = [name.strip() for name in args.method.split(",")]
+        missing = [name for name in chosen if name not in {t.method for t in targets}]
+        if missing:
+            raise UsageError(f"{args.targets} has no targets for tier {args.tier!r} and method {missing[0]!r}")
+        targets = [t for t in targets if t.method in chosen]
     if not targets:
-        only = f" and method {args.method!r}" if args.method else ""
-        raise UsageError(f"{args.targets} has no targets for tier {args.tier!r}{only}")
+        raise UsageError(f"{args.targets} has no targets for tier {args.tier!r}")
     runs = regress.runs(targets)
     try:
         labels = {method: registry.get_method(method).card.name for _, method, _ in runs}
@@ -162,7 +167,7 @@ def command_regress(args: argparse.Namespace) -> int:
     for stream, method, seed in runs:
         path = record_path(folder, stream, labels[method], seed, {})
         if path.exists():
-            scores[stream, method, seed] = read_record(path)["metrics"]
+            scores[stream, method, seed] = read_record(path, located=True)["metrics"]
         elif args.from_records:
             print(f"warning: no record {path}", file=sys.stderr)
     verdicts = regress.judge(targets, scores)
@@ -173,10 +178,11 @@ def command_regress(args: argparse.Namespace) -> int:
               f"the allowance): {', '.join(f'{v.target.method} {v.target.metric}' for v in unfailable)}", file=sys.stderr)
     if args.update:
         regress.write_targets(Path(args.targets), regress.updated(every_target, verdicts))
-        measured = sum(1 for v in verdicts if not math.isnan(v.measured))
-        print(f"updated {measured} targets in {args.targets}; kept {len(verdicts) - measured} that have no score",
-              file=sys.stderr)
-        return 0
+        unmeasured = sum(1 for v in verdicts if math.isnan(v.measured))
+        print(f"updated {len(verdicts) - unmeasured} targets in {args.targets}", file=sys.stderr)
+        if unmeasured:
+            print(f"error: kept {unmeasured} targets as they were: a run failed or is missing", file=sys.stderr)
+        return 1 if unmeasured else 0
     failed = [v for v in verdicts if not v.passed]
     if failed:
         names = ", ".join(f"{v.target.method} {v.target.metric} on {v.target.stream}" for v in failed)
@@ -193,7 +199,10 @@ def command_check(args: argparse.Namespace) -> int:
 
     options = run_options(args)
     cls = registry.get_method(args.method)
-    per_method = parse_sets(args.set, {args.method: cls})[1][args.method]
+    eval_overrides, per_method = parse_sets(args.set, {args.method: cls})
+    if eval_overrides:
+        raise UsageError("--set eval.*: check runs the default evaluation, so it takes no evaluator settings")
+    per_method = per_method[args.method]
     validate_settings(registry.get_stream(conformance.CHECK_STREAM), {args.method: cls}, {args.method: per_method}, {})
     options.check_device()
     job = conformance.CheckJob(args.method, per_method, options.device)
@@ -246,7 +255,9 @@ def add_execution_options(parser: argparse.ArgumentParser, parallel: bool = True
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="motifbench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="motifbench", description="Learn streams of motifs with methods, build the leaderboard, check a method's "
+        "conformance and judge score targets. Exit status: 0 success, 1 a run, check or target failed, 2 bad input.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="learn a stream with methods, write one record per seed, print a table")
     run.add_argument("--stream", required=True, help="a registered stream (motifbench ls streams)")

@@ -94,11 +94,11 @@ def collect(results: Path) -> list[StreamBoard]:
     failures: dict[str, list[str]] = {}
     for path in sorted(Path(results).glob("*/*/seed*.json")):
         if path.name.endswith(".failed.json"):
-            failure = read_record(path, failed=True)
+            failure = read_record(path, failed=True, located=True)
             line = f"{entry_name(failure)}, seed {failure['seed']}: {failure['reason']}"
             failures.setdefault(failure["stream"]["name"], []).append(line)
             continue
-        record = read_record(path)
+        record = read_record(path, located=True)
         records.setdefault(record["stream"]["name"], {}).setdefault(entry_name(record), []).append(record)
     if not records and not failures:
         raise RecordError(f"no records under {results} (expected STREAM/METHOD/seedN.json)")

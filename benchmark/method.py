@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -30,6 +31,9 @@ if typing.TYPE_CHECKING:
     import torch
 
     from .streams import Motif
+
+
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")  # a card's or stream's name: a safe folder name
 
 
 class MethodError(Exception):
@@ -96,8 +100,8 @@ class Settings:
             values = getattr(self, f.name)
             low, high, choices = f.metadata.get("low"), f.metadata.get("high"), f.metadata.get("choices")
             for value in values if isinstance(values, tuple) else (values,):
-                if isinstance(value, float) and math.isnan(value):
-                    raise HyperparameterError(f"{f.name}={values!r} is not a number")
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise HyperparameterError(f"{f.name}={values!r} is not a finite number")
                 if (low is not None and value < low) or (high is not None and value > high):
                     raise HyperparameterError(f"{f.name}={values!r} is outside [{low}, {high}]")
                 if choices is not None and value not in choices:

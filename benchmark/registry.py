@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import importlib
 
-from .method import Method
+from .method import PLAIN_NAME, Method
 from .metrics import METRICS
 from .streams import STREAMS, StreamSpec
 
@@ -62,4 +62,8 @@ def get_method(name: str) -> type[Method]:
         raise UnknownNameError(f"cannot load method {name!r}: {error}") from None
     if not isinstance(cls, type) or not hasattr(cls, "card"):
         raise UnknownNameError(f"{name!r} is not a method class (it has no card)")
+    card_name = getattr(cls.card, "name", None)
+    if not isinstance(card_name, str) or not PLAIN_NAME.fullmatch(card_name):
+        raise UnknownNameError(f"{name!r}: its card's name {card_name!r} is not a plain name (letters, digits, "
+                               "'_', '.', '+', '-'), so it cannot name a records folder")
     return cls

@@ -105,36 +105,50 @@ class Verdict:
 def read_targets(path: Path) -> list[Target]:
     """Every row of ``path``, validated; a bad file or value is a one-line TargetsError naming
     the file and line."""
+    from .runner import parse_seeds
+
     try:
-        text = Path(path).read_text()
-    except OSError as error:
-        raise TargetsError(f"targets file {path}: {error.strerror or error}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames != COLUMNS:
-        raise TargetsError(f"targets file {path}: expected the columns {','.join(COLUMNS)}, got {reader.fieldnames}")
-    targets = []
-    for line, row in enumerate(reader, start=2):
-        try:
-            target = _parse(row)
-        except (ValueError, TypeError, registry.UnknownNameError) as error:
-            raise TargetsError(f"targets file {path}, line {line}: {error}") from None
-        targets.append(target)
-    return targets
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise TargetsError(f"targets file {path}: {getattr(error, 'strerror', None) or error}") from None
+    reader = csv.reader(io.StringIO(text))
+    targets: dict[tuple[str, str, str], Target] = {}
+    try:
+        header = next(reader, None)
+        if header != COLUMNS:
+            raise TargetsError(f"targets file {path}: expected the columns {','.join(COLUMNS)}, got {header}")
+        for cells in reader:
+            if not cells:
+                continue
+            try:
+                if len(cells) != len(COLUMNS):
+                    raise ValueError(f"expected {len(COLUMNS)} fields, got {len(cells)}")
+                row = dict(zip(COLUMNS, cells))
+                target = _parse(row, parse_seeds(row["seeds"]))
+                if (target.stream, target.method, target.metric) in targets:
+                    raise ValueError(f"a second row for {target.stream} {target.method} {target.metric}")
+            except (ValueError, registry.UnknownNameError) as error:
+                raise TargetsError(f"targets file {path}, line {reader.line_num}: {error}") from None
+            targets[target.stream, target.method, target.metric] = target
+    except csv.Error as error:
+        raise TargetsError(f"targets file {path}, line {reader.line_num}: {error}") from None
+    return list(targets.values())
 
 
-def _parse(row: dict[str, str]) -> Target:
+def _parse(row: dict[str, str], seeds: tuple[int, ...]) -> Target:
     registry.get_stream(row["stream"])
-    if row["metric"] not in registry.METRICS:
+    spec = registry.METRICS.get(row["metric"])
+    if spec is None:
         raise ValueError(f"unknown metric {row['metric']!r}")
-    seeds = tuple(int(seed) for seed in row["seeds"].split(","))
-    if not row["method"] or min(seeds) < 0 or len(set(seeds)) != len(seeds):
-        raise ValueError(f"expected a method and distinct non-negative seeds, got {row['method']!r}, {row['seeds']!r}")
-    if int(row["n"]) != len(seeds) or len(seeds) < 2:
+    if not row["method"]:
+        raise ValueError("no method")
+    if row["n"] != str(len(seeds)) or len(seeds) < 2:
         raise ValueError(f"n={row['n']} must be the number of seeds ({len(seeds)}) and at least 2, "
                          "so that the target has a standard error")
     mean, sem = float(row["mean"]), float(row["sem"])
-    if not math.isfinite(mean) or not sem >= 0 or math.isinf(sem):
-        raise ValueError(f"mean {row['mean']!r} must be a number and sem {row['sem']!r} a number >= 0")
+    if not spec.low <= mean <= spec.high or not 0 <= sem < math.inf:
+        raise ValueError(f"mean {row['mean']!r} must be a number in [{spec.low:g}, {spec.high:g}] (the range of "
+                         f"{spec.name}) and sem {row['sem']!r} a finite number >= 0")
     return Target(row["stream"], row["method"], row["metric"], seeds, mean, sem)
 
 
@@ -151,7 +165,7 @@ def write_targets(path: Path, targets: list[Target]) -> None:
     writer.writerow(COLUMNS)
     for t in targets:
         writer.writerow([t.stream, t.method, t.metric, ",".join(map(str, t.seeds)), t.n, f"{t.mean:.4f}", f"{t.sem:.4f}"])
-    write_text(Path(path), out.getvalue(), force=True)
+    write_text(Path(path).resolve(), out.getvalue(), force=True)  # through a link, not over it
 
 
 def runs(targets: list[Target]) -> list[tuple[str, str, int]]:
@@ -160,9 +174,10 @@ def runs(targets: list[Target]) -> list[tuple[str, str, int]]:
 
 
 def measured(target: Target, scores: dict[tuple[str, str, int], dict[str, float]]) -> tuple[float, float]:
-    """The mean and sem of the target's metric over its seeds; NaN if a run is missing or scored NaN."""
+    """The mean and sem of the target's metric over its seeds; NaN if a run is missing or its
+    score is not a finite number (``results.read_record`` has checked that scores are numbers)."""
     values = [scores.get((target.stream, target.method, seed), {}).get(target.metric) for seed in target.seeds]
-    if any(v is None or math.isnan(v) for v in values):
+    if any(v is None or not math.isfinite(v) for v in values):
         return math.nan, math.nan
     return mean_and_sem([float(v) for v in values])
 

@@ -97,7 +97,9 @@ def checkout(most_files: int = 50) -> dict[str, Any]:
             return None
         return out.stdout if out.returncode == 0 else None
 
-    sha, status = (git("rev-parse", "HEAD") or "").strip(), git("status", "--porcelain") or ""
+    sha, status = (git("rev-parse", "HEAD") or "").strip(), git("status", "--porcelain")
+    if status is None:  # a checkout whose state cannot be read is not known to be clean
+        status = "" if not sha else "?? (git status failed: the changes are unknown)\n"
     files = sorted(line[3:] for line in status.splitlines() if line.strip())
     dirty = files[:most_files] + ([f"... and {len(files) - most_files} more"] if len(files) > most_files else [])
     return {"git_sha": (f"{sha}-dirty" if files else sha) or None, "dirty_files": dirty}
@@ -165,13 +167,18 @@ def write_failed_record(path: Path, stream: str, method: str, seed: int, overrid
     return failed
 
 
-def read_record(path: Path, failed: bool = False) -> dict[str, Any]:
+def read_record(path: Path, failed: bool = False, located: bool = False) -> dict[str, Any]:
     """A record's JSON (a failed record's with ``failed``), or a RecordError naming the file and
     what is wrong with it: unreadable, not JSON, a schema version this motifbench cannot read,
-    or a missing field."""
+    a stream or method name that is not a plain name, a missing field, or a score that is not a
+    number. With ``located``, the record must also be where ``record_path`` puts it: its
+    stream, method, seed and overrides give its folder and file name."""
+    from .method import PLAIN_NAME
+    from .metrics import METRICS
+
     try:
         record = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise RecordError(f"record {path} is unreadable or corrupt ({type(error).__name__}: {error})") from None
     if not isinstance(record, dict):
         raise RecordError(f"record {path} is corrupt (not a JSON object)")
@@ -180,12 +187,28 @@ def read_record(path: Path, failed: bool = False) -> dict[str, Any]:
         raise RecordError(f"record {path} has schema_version {version!r}; this motifbench reads "
                           f"{', '.join(map(str, READABLE_SCHEMAS))}")
     try:
-        record["method"]["name"], record["stream"]["name"], int(record["seed"])
+        stream, method, seed = record["stream"]["name"], record["method"]["name"], record["seed"]
+        for kind, name in (("stream", stream), ("method", method)):
+            if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name):
+                raise ValueError(f"its {kind} name {name!r} is not a plain name")
+        if type(seed) is not int or seed < 0:
+            raise ValueError(f"its seed {seed!r} is not a non-negative integer")
         if failed:
             str(record["reason"])
-        elif not isinstance(record["metrics"], dict):
-            raise TypeError("metrics is not an object")
-    except (KeyError, TypeError, ValueError) as error:
+        else:
+            scores = record["metrics"]
+            if not isinstance(scores, dict):
+                raise TypeError("metrics is not an object")
+            for name in METRICS:
+                if scores[name] is not None and type(scores[name]) not in (int, float, bool):
+                    raise TypeError(f"metric {name} is {scores[name]!r}, not a number")
+        if located:
+            expected = record_path(Path(path).parents[2], stream, method, seed, record.get("overrides") or {})
+            if failed:
+                expected = failed_record_path(expected)
+            if Path(path).name != expected.name or Path(path).parent.parts[-2:] != expected.parent.parts[-2:]:
+                raise ValueError(f"it is the record of {stream} {method} seed {seed}, which belongs at {expected}")
+    except (KeyError, TypeError, ValueError, IndexError) as error:
         raise RecordError(f"record {path} is corrupt ({type(error).__name__}: {error})") from None
     return record
 

@@ -9,6 +9,8 @@ job. Nothing here reads command-line arguments: ``cli.py`` builds a ``RunOptions
 
 from __future__ import annotations
 
+import math
+import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +34,21 @@ class UsageError(Exception):
     """Bad input from the user (a command line, options); reported in one line with exit status 2."""
 
 
+MAX_SEED = 2**32 - 1  # seeds are drawn into 32-bit generator states and offsets
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """"0,1,2" -> (0, 1, 2): distinct integers in [0, MAX_SEED], written in ASCII digits; a
+    ValueError otherwise."""
+    parts = [part.strip() for part in text.split(",")]
+    if not text.strip() or not all(re.fullmatch(r"[0-9]{1,10}", part) for part in parts):
+        raise ValueError(f"seeds {text!r}: expected comma-separated integers such as 0,1,2")
+    seeds = tuple(int(part) for part in parts)
+    if max(seeds) > MAX_SEED or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds {text!r}: expected distinct integers from 0 to {MAX_SEED}")
+    return seeds
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """Where and how runs execute: device, CPU threads per run, runs at once, the limits of one
@@ -51,8 +68,8 @@ class RunOptions:
             if count < 1:
                 raise UsageError(f"{option} {count}: expected at least 1")
         for option, value in (("--time-limit", self.time_limit), ("--memory-limit", self.memory_limit)):
-            if not value >= 0:
-                raise UsageError(f"{option} {value}: expected a non-negative number (0: no limit)")
+            if not (value >= 0 and math.isfinite(value)):
+                raise UsageError(f"{option} {value}: expected a finite non-negative number (0: no limit)")
         if self.force and self.resume:
             raise UsageError("--force and --resume exclude each other")
         if self.device not in ("cpu", "cuda"):

@@ -136,6 +136,12 @@ def test_unloadable_method_path_is_a_usage_error(tmp_path, capsys, toy_path):
         (["--method", "gpm", "--set", "mode=svd"], ["mode='svd'", "expected one of duncker, owm, gpm"]),
         (["--method", "ann_prep", "--set", "prep_tau_range=20,2"], ["prep_tau_range", "low <= high"]),
         (["--method", "thalamocortical", "--set", "decay_range=1,0.01"], ["decay_range", "low < high"]),
+        (["--set", "eval.prep_tau=inf"], ["prep_tau", "not a finite number"]),
+        (["--method", "ann_prep", "--set", "prep_tau_range=1,inf"], ["prep_tau_range", "not a finite number"]),
+        (["--time-limit", "inf"], ["--time-limit inf", "finite"]),
+        (["--memory-limit", "inf"], ["--memory-limit inf", "finite"]),
+        (["--seeds", "99999999999"], ["--seeds", "'99999999999'"]),
+        (["--seeds", "0,1_0"], ["--seeds", "'0,1_0'"]),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(extra, words, tmp_path, capsys):
@@ -150,6 +156,27 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(extra, words, tmp_pa
         assert word in line
     assert out == ""
     assert not out_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "method, words",
+    [
+        ("zero,toy_methods:ZeroAgain", "two methods would write their records under the name 'zero'"),
+        ("toy_methods:EscapingName", "its card's name '../../escaped' is not a plain name"),
+    ],
+)
+def test_methods_whose_records_would_collide_or_escape_are_refused(method, words, tmp_path, capsys, toy_path):
+    out_dir = tmp_path / "deep" / "out"
+    code, _, err = run(capsys, "run", "--stream", "smoke-v1", "--method", method, "--out", str(out_dir))
+    assert code == 2
+    assert words in one_line_error(err)
+    assert not (tmp_path / "deep").exists()
+
+
+def test_check_takes_no_evaluator_settings(capsys):
+    code, _, err = run(capsys, "check", "-m", "zero", "--set", "eval.theta=1")
+    assert code == 2
+    assert "check runs the default evaluation" in one_line_error(err)
 
 
 def test_a_setting_that_does_not_fit_the_stream_is_a_usage_error(tmp_path, capsys):

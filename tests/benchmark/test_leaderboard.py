@@ -5,9 +5,11 @@ import json
 import pytest
 
 from motifbench import cli, leaderboard
-from motifbench.results import SCHEMA_VERSION, RecordError
+from motifbench.metrics import METRICS
+from motifbench.results import SCHEMA_VERSION, RecordError, record_path
 
-SCORES = dict(transition_success=0.5, unseen_transition_success=0.5, plasticity=0.9, forgetting=0.1, interference=0.0)
+SCORES = {**{name: 0.0 for name in METRICS}, **dict(transition_success=0.5, unseen_transition_success=0.5,
+                                                  plasticity=0.9, forgetting=0.1, interference=0.0)}
 
 
 def write_records(root, stream="smoke-v1", tape_recorder=False):
@@ -17,14 +19,12 @@ def write_records(root, stream="smoke-v1", tape_recorder=False):
     entries += [("parrot", {}, [1.0, 1.0])] if tape_recorder else []
     for name, overrides, sequence_scores in entries:
         for seed, sequence in enumerate(sequence_scores):
-            tag = "-x" if overrides else ""
-            path = root / stream / name / f"seed{seed}{tag}.json"
+            path = record_path(root, stream, name, seed, overrides)
             path.parent.mkdir(parents=True, exist_ok=True)
             metrics = dict(SCORES, sequence_success=sequence, final_r2=0.5 + seed / 10,
                            state_dependence=0.0 if name == "parrot" else 0.2)
             record = {"schema_version": SCHEMA_VERSION, "method": {"name": name}, "stream": {"name": stream},
-                      "seed": seed, "overrides": overrides,
-                      "metrics": metrics}
+                      "seed": seed, "overrides": overrides, "metrics": metrics}
             path.write_text(json.dumps(record))
 
 
@@ -109,3 +109,15 @@ def test_the_page_shows_every_stream_with_its_tables_and_figures(tmp_path):
         assert f'<h2 id="{stream}">' in page and f'src="figures/{stream}-R.png"' in page
     assert page.count("<table>") == 3  # two ranked tables and one of tape recorders
     assert "<td>good [lr=0.1]</td>" in page and "0.800 ± 0.100" in page
+
+
+def test_a_record_whose_stream_name_would_escape_the_output_folder_writes_nothing(tmp_path, capsys):
+    write_records(tmp_path / "results")
+    bad = tmp_path / "results" / "smoke-v1" / "good" / "seed0.json"
+    record = json.loads(bad.read_text())
+    record["stream"]["name"] = "../../escape"
+    bad.write_text(json.dumps(record))
+    out = tmp_path / "a" / "b" / "out"
+    assert cli.main(["leaderboard", "--results", str(tmp_path / "results"), "--out", str(out)]) == 2
+    assert "is not a plain name" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()

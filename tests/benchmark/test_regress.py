@@ -85,9 +85,18 @@ def test_update_sets_measured_means_and_standard_errors(tmp_path):
         ("stream,method,metric,target,tolerance,seeds\n", "expected the columns"),
         (HEADER + 'smoke-v1,zero,final_r3,"0,1",2,0.5,0.1\n', "line 2: unknown metric 'final_r3'"),
         (HEADER + 'smoke-v2,zero,final_r2,"0,1",2,0.5,0.1\n', "line 2: unknown stream 'smoke-v2'"),
-        (HEADER + 'smoke-v1,zero,final_r2,"0,1",2,0.5,-1\n', "line 2: mean '0.5' must be a number and sem '-1'"),
+        (HEADER + 'smoke-v1,zero,final_r2,"0,1",2,0.5,-1\n', "sem '-1' a finite number >= 0"),
         (HEADER + 'smoke-v1,zero,final_r2,"0,1",2,high,0.1\n', "line 2: could not convert"),
-        (HEADER + 'smoke-v1,zero,final_r2,0;1,2,0.5,0.1\n', "line 2: invalid literal"),
+        (HEADER + 'smoke-v1,zero,final_r2,0;1,2,0.5,0.1\n', "line 2: seeds '0;1': expected comma-separated"),
+        (HEADER + 'smoke-v1,zero,final_r2,"0,1_0",2,0.5,0.1\n', "seeds '0,1_0'"),
+        (HEADER + 'smoke-v1,zero,final_r2,"0,9999999999",2,0.5,0.1\n', "distinct integers from 0 to 4294967295"),
+        (HEADER + 'smoke-v1,zero,transition_success,"0,1",2,5,0.1\n', "in [0, 1] (the range of transition_success)"),
+        (HEADER + 'smoke-v1,zero,final_r2,"0,1",2,0.5\n', "line 2: expected 7 fields, got 6"),
+        (HEADER + 'smoke-v1,zero,final_r2,"0,1",2,0.5,0.1,extra\n', "line 2: expected 7 fields, got 8"),
+        (HEADER + '\n\nsmoke-v1,zero,final_r2,"0,1",2,0.5,0.1\nsmoke-v1,zero,final_r2,"0,1",2,0.5,0.1\n',
+         "line 5: a second row for smoke-v1 zero final_r2"),
+        (HEADER + 'smoke-v1,zero,final_r2,"' + ",".join(map(str, range(40000))) + '",40000,0.5,0.1\n',
+         "field larger than field limit"),
         (HEADER + 'smoke-v1,zero,final_r2,"0,1",3,0.5,0.1\n', "line 2: n=3 must be the number of seeds (2)"),
         (HEADER + "smoke-v1,zero,final_r2,0,1,0.5,0.1\n", "at least 2, so that the target has a standard error"),
     ],
@@ -95,6 +104,15 @@ def test_update_sets_measured_means_and_standard_errors(tmp_path):
 def test_a_bad_targets_file_is_one_line_naming_file_and_line(tmp_path, text, words):
     path = tmp_path / "targets.csv"
     path.write_text(text)
+    with pytest.raises(TargetsError, match="targets file .*targets.csv") as error:
+        regress.read_targets(path)
+    assert words in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("data, words", [(b"\xff\xfe", "codec can't decode"), (b"", "expected the columns")])
+def test_a_targets_file_that_is_not_utf8_text_or_is_empty_is_one_line(tmp_path, data, words):
+    path = tmp_path / "targets.csv"
+    path.write_bytes(data)
     with pytest.raises(TargetsError, match="targets file .*targets.csv") as error:
         regress.read_targets(path)
     assert words in str(error.value) and "\n" not in str(error.value)
@@ -269,3 +287,27 @@ def test_a_method_the_targets_name_that_cannot_be_loaded_is_one_line(tmp_path, c
     assert cli.main(["regress", "--targets", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "unknown method 'my_esn'" in err and "package.module:Class" in err
+
+
+def test_update_keeps_a_target_whose_run_is_missing_and_exits_1(tmp_path, capsys):
+    path = tmp_path / "targets.csv"
+    text = HEADER + 'smoke-v1,zero,final_r2,"0,1",2,0.9000,0.0100\n'
+    path.write_text(text)
+    code = cli.main(["regress", "--targets", str(path), "--from-records", str(tmp_path / "none"), "--update"])
+    assert code == 1 and "kept 1 targets as they were" in capsys.readouterr().err
+    assert path.read_text() == text
+
+
+def test_update_writes_through_a_link_to_the_targets_file(tmp_path, capsys):
+    records = tmp_path / "records"
+    assert cli.main(["run", "--stream", "smoke-v1", "--method", "zero", "--seeds", "0,1", "--out", str(records)]) == 0
+    real, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    real.write_text(HEADER + 'smoke-v1,zero,final_r2,"0,1",2,0.9000,0.0100\n')
+    link.symlink_to(real)
+    assert cli.main(["regress", "--targets", str(link), "--from-records", str(records), "--update"]) == 0
+    assert link.is_symlink() and regress.read_targets(real)[0].mean < 0.05
+
+
+def test_a_method_without_targets_in_the_tier_is_a_usage_error(capsys):
+    assert cli.main(["regress", "--targets", str(COMMITTED), "--method", "zero,nosuch"]) == 2
+    assert "no targets for tier 'smoke' and method 'nosuch'" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from motifbench.results import (
     RecordError,
     RunResult,
     build_record,
+    checkout,
     mean_transition_nmse,
     method_provenance,
     read_record,
@@ -259,6 +261,46 @@ def test_read_record_refuses_a_corrupt_record_or_an_unknown_schema_in_one_line(t
     assert str(path) in str(error.value) and words in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda r: r["stream"].update(name="../../escape"), "stream name '../../escape' is not a plain name"),
+        (lambda r: r["method"].update(name=""), "method name '' is not a plain name"),
+        (lambda r: r.update(seed=1.5), "seed 1.5 is not a non-negative integer"),
+        (lambda r: r["metrics"].update(final_r2="0.9"), "metric final_r2 is '0.9', not a number"),
+        (lambda r: r["metrics"].pop("sequence_success"), "KeyError: 'sequence_success'"),
+    ],
+)
+def test_read_record_refuses_unsafe_names_and_scores_that_are_not_numbers(tmp_path, zero_record, change, words):
+    record = json.loads(zero_record[1].to_json())
+    change(record)
+    path = tmp_path / "seed0.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(RecordError) as error:
+        read_record(path)
+    assert words in str(error.value)
+
+
+def test_read_record_refuses_a_deeply_nested_file_in_one_line(tmp_path):
+    path = tmp_path / "seed0.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(RecordError, match="unreadable or corrupt"):
+        read_record(path)
+
+
+def test_a_located_record_must_be_where_its_stream_method_seed_and_settings_put_it(tmp_path, zero_record):
+    right = record_path(tmp_path, "smoke-v1", "zero", 0, {})
+    write_record(right, zero_record[1])
+    assert read_record(right, located=True)["seed"] == 0
+    for wrong in (record_path(tmp_path, "smoke-v1", "zero", 1, {}), record_path(tmp_path, "steps10-v1", "zero", 0, {}),
+                  record_path(tmp_path, "smoke-v1", "finetune", 0, {}),
+                  record_path(tmp_path, "smoke-v1", "zero", 0, {"lr": 0.1})):
+        wrong.parent.mkdir(parents=True, exist_ok=True)
+        wrong.write_bytes(right.read_bytes())
+        with pytest.raises(RecordError, match="which belongs at"):
+            read_record(wrong, located=True)
+
+
 def test_read_record_reads_a_failed_record_only_when_asked(tmp_path):
     failed = write_failed_record(tmp_path / "seed0.json", "smoke-v1", "toy", 0, {}, "it crashed")
     assert read_record(failed, failed=True)["reason"] == "it crashed"
@@ -300,3 +342,15 @@ def test_finetune_record_R_is_lower_triangular(smoke):
     assert len(data["diagnostics"]["training"]) == K
     assert all(1 <= t["iterations"] <= 30 for t in data["diagnostics"]["training"])
     assert "final_r2_vs_damage" in data["curves"]
+
+
+def test_a_checkout_whose_status_cannot_be_read_is_not_called_clean(tmp_path, monkeypatch):
+    """A git that answers rev-parse but fails status: the record says dirty, not clean."""
+    fake = tmp_path / "bin" / "git"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nif [ "$1" = rev-parse ]; then echo 0123abcd; exit 0; fi\nexit 1\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    state = checkout()
+    assert state["git_sha"] == "0123abcd-dirty"
+    assert state["dirty_files"] == ["(git status failed: the changes are unknown)"]

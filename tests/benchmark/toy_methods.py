@@ -301,3 +301,15 @@ class StateDictRaises(Toy):
 
     def state_dict(self) -> dict[str, Any]:
         raise RuntimeError("deliberate failure in state_dict")
+
+
+class EscapingName(Toy):
+    """A card whose name would put its records outside the results folder."""
+
+    card = MethodCard(name="../../escaped", version="0", citation="motifbench tests", uses_sgd=False)
+
+
+class ZeroAgain(Toy):
+    """A second method whose card claims the name ``zero``."""
+
+    card = MethodCard(name="zero", version="0", citation="motifbench tests", uses_sgd=False)
