@@ -99,20 +99,13 @@ def test_update_sets_measured_means_and_standard_errors(tmp_path):
          "field larger than field limit"),
         (HEADER + 'smoke-v1,zero,final_r2,"0,1",3,0.5,0.1\n', "line 2: n=3 must be the number of seeds (2)"),
         (HEADER + "smoke-v1,zero,final_r2,0,1,0.5,0.1\n", "at least 2, so that the target has a standard error"),
+        (b"\xff\xfe", "codec can't decode"),  # not UTF-8 text
+        (b"", "expected the columns"),
     ],
 )
 def test_a_bad_targets_file_is_one_line_naming_file_and_line(tmp_path, text, words):
     path = tmp_path / "targets.csv"
-    path.write_text(text)
-    with pytest.raises(TargetsError, match="targets file .*targets.csv") as error:
-        regress.read_targets(path)
-    assert words in str(error.value) and "\n" not in str(error.value)
-
-
-@pytest.mark.parametrize("data, words", [(b"\xff\xfe", "codec can't decode"), (b"", "expected the columns")])
-def test_a_targets_file_that_is_not_utf8_text_or_is_empty_is_one_line(tmp_path, data, words):
-    path = tmp_path / "targets.csv"
-    path.write_bytes(data)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(TargetsError, match="targets file .*targets.csv") as error:
         regress.read_targets(path)
     assert words in str(error.value) and "\n" not in str(error.value)
