@@ -34,12 +34,12 @@ class UsageError(Exception):
     """Bad input from the user (a command line, options); reported in one line with exit status 2."""
 
 
-MAX_SEED = 2**32 - 1  # seeds are drawn into 32-bit generator states and offsets
+MAX_SEED = 2**32 - 1  # the evaluator seeds torch with seed * 1_000_003 + purpose: it must fit in 64 bits
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
-    """"0,1,2" -> (0, 1, 2): distinct integers in [0, MAX_SEED], written in ASCII digits; a
-    ValueError otherwise."""
+    """Seeds written as "0,1,2" -> (0, 1, 2): distinct integers in [0, MAX_SEED], in ASCII
+    digits; a ValueError otherwise."""
     parts = [part.strip() for part in text.split(",")]
     if not text.strip() or not all(re.fullmatch(r"[0-9]{1,10}", part) for part in parts):
         raise ValueError(f"seeds {text!r}: expected comma-separated integers such as 0,1,2")
