@@ -4,21 +4,20 @@ and writes records, ``leaderboard`` builds the tables, ``check`` runs the confor
 
 Exit status: 0 success, 1 a run, check or target failed (the other runs still ran and kept
 their records; the failure is recorded), 2 bad input (nothing was run or written). This
-module only reads the command line: ``runner.py`` plans and executes the runs, each in a
-worker process with a time and a memory limit (``worker.py``).
+module only reads the command line: ``runner.py`` plans and executes the runs, each method in a
+method process of its own with a time and a memory limit (``remote.py``, ``worker.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 from . import registry
-from .method import HyperparameterError, Method, parse_hyperparameter, setting_names
+from .method import HyperparameterError, MethodError, parse_hyperparameter, setting_names
 from .regress import TargetsError
 from .results import RecordError
 from .runner import RunOptions, UsageError, parse_seeds
@@ -33,40 +32,73 @@ def seeds_option(text: str) -> tuple[int, ...]:
         raise UsageError(f"--seeds: {error}") from None
 
 
-def parse_sets(items: Sequence[str], methods: dict[str, type[Method]]) -> tuple[dict[str, Any], dict[str, dict]]:
-    """``--set`` items -> (evaluator overrides, overrides per method name).
+def parse_sets(items: Sequence[str], settings: dict[str, list[str]]) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """``--set`` items -> (evaluator overrides, typed; the texts set for each method).
 
     ``eval.KEY=V`` sets the evaluator, ``METHOD.KEY=V`` one method, ``KEY=V`` every selected
-    method that has KEY."""
+    method that has KEY; ``settings`` names each selected method's settings."""
     from .evaluator import EvalConfig
 
     eval_overrides: dict[str, Any] = {}
-    per_method: dict[str, dict[str, Any]] = {name: {} for name in methods}
+    per_method: dict[str, dict[str, str]] = {name: {} for name in settings}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"--set {item!r}: expected KEY=VALUE")
         target, _, field = key.rpartition(".")
         if target == "eval":
-            eval_overrides[field] = _parse_field(EvalConfig, "eval", field, value)
+            if field not in (names := setting_names(EvalConfig)):
+                raise UsageError(f"--set: eval has no setting {field!r} (it has: {', '.join(names)})")
+            try:
+                eval_overrides[field] = parse_hyperparameter(EvalConfig, field, value)
+            except HyperparameterError as error:
+                raise UsageError(f"--set eval: {error}") from None
             continue
-        if target and target not in methods:
-            raise UsageError(f"--set {item!r}: method {target!r} is not among those run ({', '.join(methods)})")
-        targets = [target] if target else [n for n, cls in methods.items() if field in setting_names(cls.Hyperparams)]
+        if target and target not in settings:
+            raise UsageError(f"--set {item!r}: method {target!r} is not among those run ({', '.join(settings)})")
+        if target and field not in settings[target]:
+            raise UsageError(f"--set: {target} has no setting {field!r} "
+                             f"(it has: {', '.join(settings[target]) or 'none'})")
+        targets = [target] if target else [name for name, names in settings.items() if field in names]
         if not targets:
             raise UsageError(f"--set {item!r}: no selected method has a hyperparameter {field!r}")
         for name in targets:
-            per_method[name][field] = _parse_field(methods[name].Hyperparams, name, field, value)
+            per_method[name][field] = value
     return eval_overrides, per_method
 
 
-def _parse_field(settings_type: type, owner: str, field: str, value: str) -> Any:
-    if field not in (names := setting_names(settings_type)):
-        raise UsageError(f"--set: {owner} has no setting {field!r} (it has: {', '.join(names) or 'none'})")
+def method_settings(spec: StreamSpec, names: list[str], items: Sequence[str], options: RunOptions,
+                    evaluator_settings: bool = True) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The evaluator's and every method's ``--set`` values, checked (each setting, the rules
+    across them and against the stream) before anything runs, in method processes
+    (``remote.Catalogue``): a bad value, or a method that cannot even be loaded, is a UsageError."""
+    from .evaluator import EvalConfig, stream_info
+    from .remote import Catalogue
+
     try:
-        return parse_hyperparameter(settings_type, field, value)
+        with Catalogue(names, options.limits, options.threads) as catalogue:
+            eval_overrides, texts = parse_sets(items, {name: catalogue.setting_names(name) for name in names})
+            if eval_overrides and not evaluator_settings:
+                raise UsageError("--set eval.*: check runs the default evaluation, so it takes no evaluator settings")
+            info = stream_info(spec.build(0), EvalConfig(**eval_overrides))
+            return eval_overrides, {name: catalogue.parse(name, texts[name], info) for name in names}
     except HyperparameterError as error:
-        raise UsageError(f"--set {owner}: {error}") from None
+        raise UsageError(f"--set: {error}") from None
+    except MethodError as error:
+        raise UsageError(str(error)) from None
+
+
+def writable_folder(out: Path, option: str = "--out") -> Path:
+    """``out`` if it is a folder this process can write in, or could create (nothing is made
+    here); else a UsageError."""
+    import os
+
+    existing = next(path for path in (out.absolute(), *out.absolute().parents) if path.exists() or path == path.parent)
+    if not existing.is_dir():
+        raise UsageError(f"{option} {out}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {out}: this process cannot write in {existing}")
+    return out
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -77,37 +109,19 @@ def command_run(args: argparse.Namespace) -> int:
     names = list(registry.METHODS) if args.method == "all" else [n for n in args.method.split(",") if n]
     if not names or len(set(names)) != len(names):
         raise UsageError(f"--method {args.method!r}: expected distinct method names, comma-separated")
-    methods = {name: registry.get_method(name) for name in names}
-    labels = [cls.card.name for cls in methods.values()]
+    labels = [registry.method_label(name) for name in names]
     if len(set(labels)) != len(labels):
         twice = next(label for label in labels if labels.count(label) > 1)
         raise UsageError(f"--method {args.method!r}: two methods would write their records under the name {twice!r}")
     seeds = seeds_option(args.seeds)
-    eval_overrides, per_method = parse_sets(args.set, methods)
-    validate_settings(spec, methods, per_method, eval_overrides)
+    out = writable_folder(Path(args.out))
+    eval_overrides, per_method = method_settings(spec, names, args.set, options)
     options.check_device()
-    out = Path(args.out)
     jobs = [job for name in names for job in plan(spec.name, name, seeds, out, options, per_method[name], eval_overrides)]
     done, failures = execute(jobs, options)
     if done:
         print(results_table([row for _, row in done]))
     return 1 if failures else 0
-
-
-def validate_settings(spec: StreamSpec, methods: dict[str, type[Method]], per_method: dict[str, dict[str, Any]],
-                      eval_overrides: dict[str, Any]) -> None:
-    """Every setting's rules, those across fields and those against the stream, before anything
-    runs: a bad ``--set`` is a UsageError."""
-    from .evaluator import EvalConfig, stream_info
-
-    try:
-        info = stream_info(spec.build(0), EvalConfig(**eval_overrides))
-        for name, cls in methods.items():
-            method = cls(**per_method[name])
-            if hasattr(method, "check_stream"):
-                method.check_stream(info)
-    except HyperparameterError as error:
-        raise UsageError(f"--set: {error}") from None
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:
@@ -155,12 +169,13 @@ def command_regress(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.targets} has no targets for tier {args.tier!r}")
     runs = regress.runs(targets)
     try:
-        labels = {method: registry.get_method(method).card.name for _, method, _ in runs}
+        labels = {method: registry.method_label(method) for _, method, _ in runs}
     except registry.UnknownNameError as error:
         raise UsageError(f"{args.targets}: {error} (name methods as --method does: "
                          "a registered name or package.module:Class)") from None
     folder = Path(args.from_records or args.out or tempfile.mkdtemp(prefix="motifbench-regress-"))
     if not args.from_records:
+        writable_folder(folder)
         execute([job for stream, method, seed in runs for job in plan(stream, method, [seed], folder, options)], options)
         print(f"records in {folder}", file=sys.stderr)
     scores: dict[tuple[str, str, int], dict[str, Any]] = {}
@@ -195,27 +210,22 @@ def command_regress(args: argparse.Namespace) -> int:
 
 def command_check(args: argparse.Namespace) -> int:
     from . import conformance
-    from .worker import isolated
+    from .runner import use_threads
 
     options = run_options(args)
-    cls = registry.get_method(args.method)
-    eval_overrides, per_method = parse_sets(args.set, {args.method: cls})
-    if eval_overrides:
-        raise UsageError("--set eval.*: check runs the default evaluation, so it takes no evaluator settings")
-    per_method = per_method[args.method]
-    validate_settings(registry.get_stream(conformance.CHECK_STREAM), {args.method: cls}, {args.method: per_method}, {})
+    label = registry.method_label(args.method)
+    stream = registry.get_stream(conformance.CHECK_STREAM)
+    _, per_method = method_settings(stream, [args.method], args.set, options, evaluator_settings=False)
     options.check_device()
-    job = conformance.CheckJob(args.method, per_method, options.device)
-    checks, reason = isolated(conformance.run_checks, job, options.limits, options.threads)
-    if checks is None:
-        print(f"error: checking {args.method}: {reason}", file=sys.stderr)
-        return 1
+    job = conformance.CheckJob(args.method, per_method[args.method], options.device)
+    use_threads(options.threads)
+    checks = conformance.run_checks(job, options.limits, options.threads)
     print(conformance.report(checks))
     failed = [check.name for check in checks if not check.passed]
     if failed:
-        print(f"error: {cls.card.name} failed {len(failed)} of {len(checks)} checks: {', '.join(failed)}", file=sys.stderr)
+        print(f"error: {label} failed {len(failed)} of {len(checks)} checks: {', '.join(failed)}", file=sys.stderr)
         return 1
-    print(f"{cls.card.name} passed all {len(checks)} checks", file=sys.stderr)
+    print(f"{label} passed all {len(checks)} checks", file=sys.stderr)
     return 0
 
 
@@ -229,15 +239,22 @@ def command_ls(args: argparse.Namespace) -> int:
         rows = [(m.name, "higher" if m.higher_is_better else "lower", m.description) for m in registry.METRICS.values()]
         print(tabulate(rows, headers=["metric", "better", "description"], tablefmt="github"))
     else:
+        from .remote import Catalogue
+
         rows = []
-        for name in registry.METHODS:
-            cls = registry.get_method(name)
-            hyper = ", ".join(f"{f.name}={f.default}" + (f" (one of {'/'.join(f.metadata['choices'])})"
-                                                          if f.metadata.get("choices") else "")
-                              for f in dataclasses.fields(cls.Hyperparams))
-            rows.append((name, cls.card.citation, hyper or "-"))
+        with Catalogue(list(registry.METHODS), RunOptions().limits) as catalogue:
+            for name, description in catalogue.descriptions.items():
+                hyper = ", ".join(f"{f['name']}={_default(f['default'])}" + (f" (one of {'/'.join(f['choices'])})"
+                                                                              if f.get("choices") else "")
+                                  for f in description["fields"])
+                rows.append((name, description["card"]["citation"], hyper or "-"))
         print(tabulate(rows, headers=["method", "citation", "hyperparameters (defaults)"], tablefmt="github"))
     return 0
+
+
+def _default(value: Any) -> str:
+    """A default as ``ls methods`` shows it: a list as a tuple, as --set writes it."""
+    return str(tuple(value)) if isinstance(value, list) else str(value)
 
 
 def add_execution_options(parser: argparse.ArgumentParser, parallel: bool = True) -> None:

@@ -14,11 +14,14 @@ The method is evaluated once on ``smoke-v1`` (seed 0, the default evaluation) in
 
 A check that raises fails alone, with the exception as its detail. When the evaluation itself
 fails, "outputs" fails with the reason and the other checks are reported as not run.
-The checks run in a worker process under the same limits as a run (``worker.isolated``).
+``motifbench check`` runs them on the trusted side with every instance of the method in a
+method process of its own under the limits of a run (``remote.RemoteMethod``); tests may make
+instances in-process (``in_process``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import typing
@@ -27,7 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .worker import one_line
+from .worker import Limits, one_line
 
 if typing.TYPE_CHECKING:
     from .evaluator import Evaluator
@@ -64,12 +67,24 @@ class CheckJob:
             raise ValueError(f"unknown check {unknown[0]!r}; known: {', '.join(CHECKS)}")
 
 
+MethodMaker = Callable[[str, dict[str, Any]], "Method"]  # (spec, hyperparams) -> a fresh instance, not set up
+
+
+def in_process(spec: str, hyperparams: dict[str, Any]) -> Method:
+    """A MethodMaker for code you trust: the class imported into this process."""
+    from . import registry
+
+    return registry.get_method(spec)(**hyperparams)
+
+
 @dataclass(frozen=True)
 class CheckContext:
-    """What the checks share: the method's class and settings, the stream, and the first
-    evaluation (``first.method`` has learned the whole stream; ``scores`` are its metrics)."""
+    """What the checks share: how to make the method (``make(spec, hyperparams)``: in this
+    process, or behind the request boundary), the stream, and the first evaluation
+    (``first.method`` has learned the whole stream; ``scores`` are its metrics)."""
 
-    method_class: type[Method]
+    make: MethodMaker
+    spec: str
     hyperparams: dict[str, Any]
     device: str
     stream: Stream
@@ -77,14 +92,13 @@ class CheckContext:
     scores: dict[str, float | bool]
 
     @classmethod
-    def evaluate(
-        cls, method_class: type[Method], hyperparams: dict[str, Any], stream: Stream, device: str = "cpu"
-    ) -> CheckContext:
-        """A fresh ``method_class(**hyperparams)`` evaluated once; raises what the evaluation raises."""
+    def evaluate(cls, make: MethodMaker, spec: str, hyperparams: dict[str, Any], stream: Stream,
+                 device: str = "cpu") -> CheckContext:
+        """A fresh method evaluated once; raises what the evaluation raises."""
         from .evaluator import Evaluator
 
-        first = Evaluator(method_class(**hyperparams), stream, CHECK_SEED, device=device)
-        return cls(method_class, hyperparams, device, stream, first, first.run().metrics)
+        first = Evaluator(make(spec, hyperparams), stream, CHECK_SEED, device=device)
+        return cls(make, spec, hyperparams, device, stream, first, first.run().metrics)
 
     @property
     def method(self) -> Method:
@@ -92,7 +106,7 @@ class CheckContext:
 
     def fresh(self) -> Method:
         """A new instance with the same hyperparameters, not set up."""
-        return self.method_class(**self.hyperparams)
+        return self.make(self.spec, self.hyperparams)
 
     def evaluator(self, method: Method) -> Evaluator:
         from .evaluator import Evaluator
@@ -138,21 +152,29 @@ def _check(check_id: str, title: str) -> Callable[[CheckFunction], CheckFunction
     return register
 
 
-def run_checks(job: CheckJob, cap_memory: Callable[[], None]) -> list[Check]:
-    """A worker task: the checks ``job.checks`` of ``job.method`` (all if empty), in the order of
-    ``CHECKS``, each run even when another fails."""
+def run_checks(job: CheckJob, limits: Limits, threads: int = 1) -> list[Check]:
+    """The checks ``job.checks`` of ``job.method`` (all if empty), in the order of ``CHECKS``,
+    each run even when another fails. The method's instances live in one method process under
+    ``limits``, ``zero``'s in another; both end before this returns."""
     from . import registry
+    from .registry import method_label
+    from .remote import Endpoint, RemoteMethod
 
     selected = [check_id for check_id in CHECKS if not job.checks or check_id in job.checks]
-    method_class = registry.get_method(job.method)
     stream = registry.get_stream(CHECK_STREAM).build(CHECK_SEED)
-    cap_memory()
-    try:
-        context = CheckContext.evaluate(method_class, job.hyperparams, stream, job.device)
-    except Exception as error:  # nothing else can be checked without one evaluation
-        failure = {"outputs": one_line(error)}
-        return [Check(CHECKS[check_id].title, False, failure.get(check_id, NOT_RUN)) for check_id in selected]
-    return [CHECKS[check_id](context) for check_id in selected]
+    with contextlib.ExitStack() as processes:
+        endpoints = {spec: processes.enter_context(Endpoint(method_label(spec), limits, threads, job.device))
+                     for spec in (job.method, "zero")}  # started together, so they import side by side
+
+        def make(spec: str, hyperparams: dict[str, Any]) -> Method:
+            return RemoteMethod(spec, hyperparams, limits, threads, job.device, endpoint=endpoints[spec])
+
+        try:
+            context = CheckContext.evaluate(make, job.method, job.hyperparams, stream, job.device)
+        except Exception as error:  # nothing else can be checked without one evaluation
+            failure = {"outputs": one_line(error)}
+            return [Check(CHECKS[check_id].title, False, failure.get(check_id, NOT_RUN)) for check_id in selected]
+        return [CHECKS[check_id](context) for check_id in selected]
 
 
 @_check("outputs", "outputs: shapes, finite, no crash")
@@ -177,7 +199,7 @@ def generate_read_only(context: CheckContext) -> tuple[bool, str]:
 @_check("deterministic", "same seed, same scores")
 def deterministic(context: CheckContext) -> tuple[bool, str]:
     """A second evaluation, from a fresh instance, gives identical scores."""
-    if context.method_class.card.nondeterministic:
+    if context.method.card.nondeterministic:
         return True, "skipped: the card declares the method nondeterministic"
     again = context.evaluator(context.fresh()).run().metrics
     differing = [name for name in context.scores if not _same(context.scores[name], again[name])]
@@ -196,30 +218,27 @@ def state_round_trip(context: CheckContext) -> tuple[bool, str]:
 
 @_check("inputs_read_only", "inputs read-only")
 def inputs_read_only(context: CheckContext) -> tuple[bool, str]:
-    """A fresh instance learns motif 0 and generates it; the target, ids and start state it got are unchanged."""
-    import torch
+    """A fresh instance learns motif 0 and generates it; the target, ids and start state it got
+    are unchanged. Behind the request boundary the inputs are copies, so this runs in the
+    method process, where a method that writes into them would corrupt only itself."""
+    from .method import changed_inputs
+    from .remote import RemoteMethod
 
-    method, first = context.fresh(), context.first
-    method.setup(first.info, CHECK_SEED, context.device)
-    motif = context.stream.motifs[0]
-    target = motif.target.copy()
-    method.learn(motif)
-    ids, state = torch.zeros(2, dtype=torch.long), method.rest_state(2)
-    ids_copy, state_copy = ids.clone(), state.clone()
-    method.generate(ids, state, first.n_prep, motif.n_steps)
-    changed = [name for name, same in (("the motif's target", np.array_equal(target, motif.target)),
-                                       ("generate's ids", torch.equal(ids, ids_copy)),
-                                       ("generate's start state", torch.equal(state, state_copy))) if not same]
+    first, motif = context.first, context.stream.motifs[0]
+    if isinstance(context.method, RemoteMethod):
+        changed = context.method.changed_inputs(first.info, CHECK_SEED, context.device, motif)
+    else:
+        method = context.fresh()
+        method.setup(first.info, CHECK_SEED, context.device)
+        changed = changed_inputs(method, motif, first.n_prep)
     return _verdict(not changed, f"changed {', '.join(changed)}")
 
 
 @_check("learns", "learns better than zero")
 def learns(context: CheckContext) -> tuple[bool, str]:
     """final_r2 at least the ``zero`` baseline's plus ``LEARNS_MARGIN``."""
-    from . import registry
-
     final_r2 = context.scores["final_r2"]
-    zero = context.evaluator(registry.get_method("zero")()).run().metrics["final_r2"]
+    zero = context.evaluator(context.make("zero", {})).run().metrics["final_r2"]
     versus = f"final_r2 {final_r2:.3f} vs zero's {zero:.3f}"
     return _verdict(final_r2 >= zero + LEARNS_MARGIN, f"{versus} (+{LEARNS_MARGIN} needed)", versus)
 

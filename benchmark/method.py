@@ -127,6 +127,13 @@ def setting_names(settings_type: type) -> list[str]:
     return sorted(f.name for f in dataclasses.fields(settings_type))
 
 
+def settings_from_json(settings_type: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Settings sent as JSON -> the types a ``Settings`` class declares (lists become tuples)."""
+    hints = typing.get_type_hints(settings_type)
+    return {key: tuple(value) if isinstance(value, list) and typing.get_origin(hints.get(key)) is tuple else value
+            for key, value in values.items()}
+
+
 def parse_hyperparameter(hyperparams_type: type, key: str, text: str) -> Any:
     """Convert ``--set key=text`` to the type that the field of a ``Settings`` class declares."""
     hints = typing.get_type_hints(hyperparams_type)
@@ -224,3 +231,18 @@ def state_noise(
     """Process noise for one step: (B, n) -> (B, n), std ``noise_std * sqrt(dt/tau) * rms(row)``."""
     return relative_noise(state, noise_std * math.sqrt(dt_over_tau), generator)
 
+
+def changed_inputs(method: Method, motif: Motif, n_prep: int) -> list[str]:
+    """``method`` (set up) learns ``motif`` and generates it twice from rest: the names of the
+    inputs it changed (the motif's target, generate's ids or start state)."""
+    import numpy as np
+    import torch
+
+    target = motif.target.copy()
+    method.learn(motif)
+    ids, state = torch.full((2,), motif.motif_id, dtype=torch.long), method.rest_state(2)
+    ids_copy, state_copy = ids.clone(), state.clone()
+    method.generate(ids, state, n_prep, motif.n_steps)
+    return [name for name, same in (("the motif's target", np.array_equal(target, motif.target)),
+                                    ("generate's ids", torch.equal(ids, ids_copy)),
+                                    ("generate's start state", torch.equal(state, state_copy))) if not same]

@@ -13,7 +13,8 @@ from .method import PLAIN_NAME, Method
 from .metrics import METRICS
 from .streams import STREAMS, StreamSpec
 
-__all__ = ["METHODS", "METRICS", "STREAMS", "UnknownNameError", "get_method", "get_stream"]
+__all__ = ["METHODS", "METRICS", "STREAMS", "UnknownNameError", "get_method", "get_stream", "is_registered",
+           "method_label"]
 
 METHODS: dict[str, str] = {
     "zero": "motifbench.baselines.zero:Zero",
@@ -52,6 +53,30 @@ def get_stream(name: str) -> StreamSpec:
     return _lookup("stream", name, STREAMS)
 
 
+def is_registered(spec: str) -> bool:
+    """Whether ``spec`` is a registered method, by name or by its import path."""
+    return spec in METHODS or spec in METHODS.values()
+
+
+def method_label(spec: str) -> str:
+    """The name a method's records go under, known without importing it: a registered method's
+    name (also when given by its import path), else ``package.module.Class`` for
+    ``package.module:Class``, which always has a dot and so is never a registered name."""
+    if ":" not in spec:
+        _lookup("method", spec, METHODS)
+        return spec
+    registered = [name for name, path in METHODS.items() if path == spec]
+    if registered:
+        return registered[0]
+    module, _, cls = spec.partition(":")
+    label = f"{module}.{cls}"
+    if not (all(part.isidentifier() for part in module.split(".")) and cls.isidentifier()
+            and PLAIN_NAME.fullmatch(label)):
+        raise UnknownNameError(f"method {spec!r}: expected a registered name or package.module:Class "
+                               "(Python identifiers, not starting with '_')")
+    return label
+
+
 def get_method(name: str) -> type[Method]:
     """A registered method's class, or ``package.module:Class`` for one outside motifbench."""
     path = name if ":" in name else _lookup("method", name, METHODS)
@@ -62,8 +87,4 @@ def get_method(name: str) -> type[Method]:
         raise UnknownNameError(f"cannot load method {name!r}: {error}") from None
     if not isinstance(cls, type) or not hasattr(cls, "card"):
         raise UnknownNameError(f"{name!r} is not a method class (it has no card)")
-    card_name = getattr(cls.card, "name", None)
-    if not isinstance(card_name, str) or not PLAIN_NAME.fullmatch(card_name):
-        raise UnknownNameError(f"{name!r}: its card's name {card_name!r} is not a plain name (letters, digits, "
-                               "'_', '.', '+', '-'), so it cannot name a records folder")
     return cls

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import json
 import math
 import os
@@ -34,6 +33,10 @@ TRACED_MOTIFS = 3  # motifs whose final output from rest a record keeps, for the
 
 class RecordError(Exception):
     """A record cannot be written or read."""
+
+
+class RecordExists(RecordError):
+    """A record is already where a run that may not replace it would write."""
 
 
 @dataclass
@@ -105,16 +108,35 @@ def checkout(most_files: int = 50) -> dict[str, Any]:
     return {"git_sha": (f"{sha}-dirty" if files else sha) or None, "dirty_files": dirty}
 
 
-def method_provenance(cls: type) -> dict[str, str]:
-    """What ran: the method class as ``package.module:Class`` and the sha256 of its source file
-    (the file, not the module's imports; "unknown" where Python cannot say which file)."""
+def method_provenance(spec: str) -> dict[str, str]:
+    """What ran: the method class as ``package.module:Class`` and the sha256 of its module's
+    source file (the file, not the module's imports; "unknown" where it cannot be found).
+    The file is found on ``sys.path`` without importing anything, so no method code runs here."""
+    from .registry import METHODS
+
+    path = METHODS.get(spec, spec)
+    module = path.partition(":")[0]
     try:
-        source = Path(inspect.getsourcefile(cls) or "").read_bytes()
-    except (OSError, TypeError):
+        digest = hashlib.sha256(Path(module_source(module)).read_bytes()).hexdigest()
+    except (OSError, TypeError, ValueError, ImportError):
         digest = "unknown"
-    else:
-        digest = hashlib.sha256(source).hexdigest()
-    return {"method": f"{cls.__module__}:{cls.__qualname__}", "source_sha256": digest}
+    return {"method": path, "source_sha256": digest}
+
+
+def module_source(module: str) -> str | None:
+    """The source file of ``module`` (dotted), looked up by the import system's finders package
+    by package, without executing any of them; None if there is none."""
+    import sys
+
+    locations, spec = None, None
+    for depth in range(1, module.count(".") + 2):
+        name = ".".join(module.split(".")[:depth])
+        finders = (finder.find_spec for finder in sys.meta_path if hasattr(finder, "find_spec"))
+        spec = next((found for find in finders if (found := find(name, locations)) is not None), None)
+        if spec is None:
+            return None
+        locations = spec.submodule_search_locations
+    return spec.origin if spec is not None and spec.has_location else None
 
 
 def environment() -> dict[str, str]:
@@ -236,7 +258,7 @@ def write_text(path: Path, text: str, force: bool = False) -> None:
             try:
                 os.link(tmp, path)
             except FileExistsError:
-                raise RecordError(f"record {path} exists; pass --force to replace it") from None
+                raise RecordExists(f"record {path} exists; pass --force to replace it") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -1,10 +1,11 @@
-"""Run orchestration: which runs to make, each in a worker process, and what they left.
+"""Run orchestration: which runs to make, each behind the request boundary, and what they left.
 
 ``plan`` turns (stream, method, seeds, settings) into jobs, skipping or refusing runs whose
-record exists; ``execute`` runs the jobs ``RunOptions.jobs`` at a time, each in a spawned worker
-(``worker.isolated``) under the options' time and memory limits, and leaves a failed record
-with a one-line reason for each run that failed. ``evaluate`` is what a worker does for one
-job. Nothing here reads command-line arguments: ``cli.py`` builds a ``RunOptions``.
+record exists; ``execute`` runs the jobs ``RunOptions.jobs`` at a time and leaves a failed
+record with a one-line reason for each run that failed. ``evaluate`` runs one job: the
+evaluator, the stream and the record in this process, the method in a method process of its
+own (``remote.RemoteMethod``) under the options' time and memory limits, ended before the
+record is written. Nothing here reads command-line arguments: ``cli.py`` builds a ``RunOptions``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from .worker import Limits, isolated
+from .worker import Limits, close_all, one_line
 
-if TYPE_CHECKING:  # the evaluator imports torch: only a worker needs it
+if TYPE_CHECKING:  # the evaluator imports torch: only runs need it
     from .evaluator import EvalConfig
 
 
@@ -89,7 +90,7 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class Job:
-    """One (stream, method, seed) run, as the worker rebuilds it."""
+    """One (stream, method, seed) run."""
 
     stream: str
     method: str  # a registered name or package.module:Class
@@ -142,29 +143,50 @@ def plan(
     from .results import record_path
 
     hyperparams, eval_overrides = hyperparams or {}, eval_overrides or {}
-    label = registry.get_method(method).card.name
+    label = registry.method_label(method)
     overrides = {**hyperparams, **{f"eval.{key}": value for key, value in eval_overrides.items()}}
     config = EvalConfig(**eval_overrides)
     jobs = []
     for seed in seeds:
         path = record_path(out, stream, label, seed, overrides)
-        if is_to_run(path, options):
+        action = to_do(path, options)
+        if action:
             jobs.append(Job(stream, method, seed, path, hyperparams, overrides, config, options.device, options.threads,
-                            options.force, show_progress=options.jobs == 1))
+                            force=options.force or action == "replace", show_progress=options.jobs == 1))
     return jobs
 
 
-def is_to_run(path: Path, options: RunOptions) -> bool:
-    """Whether the run that writes ``path`` goes ahead: an existing record is replaced with
-    ``force``, kept with ``resume`` (False), and otherwise a UsageError."""
+def to_do(path: Path, options: RunOptions) -> str | None:
+    """What to do about the run that writes ``path``: "write" a missing record, "replace" an
+    existing one (``force``, or ``resume`` finding it unreadable: it says so), or None: keep it
+    (``resume``; a stale failed record of the run is removed). Otherwise an existing record is a
+    UsageError."""
+    from .results import RecordError, failed_record_path, read_record
+
     if not path.exists():
-        return True
-    if options.resume:
-        print(f"kept {path}", file=sys.stderr)
-        return False
+        return "write"
     if options.force:
-        return True
-    raise UsageError(f"record {path} exists; pass --force to replace it or --resume to keep it")
+        return "replace"
+    if not options.resume:
+        raise UsageError(f"record {path} exists; pass --force to replace it or --resume to keep it")
+    try:
+        read_record(path)
+    except RecordError as error:
+        print(f"{error}; running it again", file=sys.stderr)
+        return "replace"
+    failed_record_path(path).unlink(missing_ok=True)
+    print(f"kept {path}", file=sys.stderr)
+    return None
+
+
+def use_threads(threads: int) -> None:
+    """The CPU threads of this process's torch and BLAS: the evaluator's own arithmetic (noise,
+    errors) then rounds as it did when it ran beside the method, so records stay bit-identical."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)
 
 
 def execute(jobs: list[Job], options: RunOptions) -> tuple[list[tuple[Job, dict[str, Any]]], int]:
@@ -174,10 +196,14 @@ def execute(jobs: list[Job], options: RunOptions) -> tuple[list[tuple[Job, dict[
     from . import registry
     from .results import write_failed_record
 
+    use_threads(options.threads)
     done, failures = [], 0
     for job, (row, reason) in run_all(jobs, options.limits, options.jobs):
+        if reason == LOST_RACE:
+            print(f"kept {job.path}: {LOST_RACE}", file=sys.stderr)
+            continue
         if row is None:  # the method is untrusted code: record why, keep the other runs
-            label = registry.get_method(job.method).card.name
+            label = registry.method_label(job.method)
             failed = write_failed_record(job.path, job.stream, label, job.seed, job.overrides, reason)
             print(f"error: {job.stream} {label} seed {job.seed}: {reason} (see {failed})", file=sys.stderr)
             failures += 1
@@ -188,38 +214,51 @@ def execute(jobs: list[Job], options: RunOptions) -> tuple[list[tuple[Job, dict[
 
 
 def run_all(jobs: list[Job], limits: Limits, parallel: int = 1) -> Iterator[tuple[Job, tuple[dict[str, Any] | None, str | None]]]:
-    """Runs every job, ``parallel`` at a time, each in its own worker; yields (job, ``run``'s
-    result) in the order of ``jobs``, each as soon as it and those before it are done."""
-    pool = ThreadPoolExecutor(max_workers=parallel)  # threads that each wait on one worker
+    """Runs every job, ``parallel`` at a time; yields (job, ``run``'s result) in the order of
+    ``jobs``, each as soon as it and those before it are done."""
+    pool = ThreadPoolExecutor(max_workers=parallel)  # threads that each drive one method process
     try:
         for job, future in [(job, pool.submit(run, job, limits)) for job in jobs]:
             yield job, future.result()
-    finally:  # on an interrupt, start no more runs
-        pool.shutdown(cancel_futures=True)
+    finally:  # on an interrupt: start no more runs, and end the method processes of those running
+        pool.shutdown(wait=False, cancel_futures=True)
+        close_all()
+        pool.shutdown()
+
+
+LOST_RACE = "another process wrote this record first"
 
 
 def run(job: Job, limits: Limits) -> tuple[dict[str, Any] | None, str | None]:
-    """Runs ``job`` in a worker: (its summary row, None), or (None, a one-line reason)."""
-    return isolated(evaluate, job, limits, job.threads)
+    """Runs ``job``: (its summary row, None), or (None, a one-line reason; ``LOST_RACE`` if
+    another process wrote the record while it ran)."""
+    from .results import RecordExists
+
+    try:
+        return evaluate(job, limits), None
+    except RecordExists:
+        return None, LOST_RACE
+    except Exception as error:  # the method's failures, and any the evaluator found
+        return None, one_line(error)
 
 
-def evaluate(job: Job, cap_memory: Callable[[], None]) -> dict[str, Any]:
-    """A worker task: rebuild the run, evaluate it, write its record; returns its summary row."""
+def evaluate(job: Job, limits: Limits) -> dict[str, Any]:
+    """Evaluates ``job``'s method, served by a method process that ends before the record is
+    written; writes the record and returns the run's summary row."""
     from . import registry
     from .evaluator import Evaluator
+    from .remote import RemoteMethod
     from .results import build_record, method_provenance, write_record
 
-    cls = registry.get_method(job.method)
-    method = cls(**job.hyperparams)
     stream = registry.get_stream(job.stream).build(job.seed)
-    provenance = method_provenance(cls)
-    cap_memory()
-    progress = Progress(f"{job.stream} {method.card.name} seed {job.seed}", shown=job.show_progress)
-    evaluation = Evaluator(method, stream, job.seed, job.config, job.device, progress).run()
-    progress.done()
+    with RemoteMethod(job.method, job.hyperparams, limits, job.threads, job.device) as method:
+        progress = Progress(f"{job.stream} {method.label} seed {job.seed}", shown=job.show_progress)
+        evaluation = Evaluator(method, stream, job.seed, job.config, job.device, progress).run()
+        progress.done()
+    provenance = method_provenance(job.method)
     record = build_record(stream, method, job.seed, job.device, job.config, job.overrides, evaluation, provenance)
     write_record(job.path, record, force=job.force)
-    return {"method": method.card.name, "seed": job.seed, **evaluation.metrics, "time_s": evaluation.timings["total"]}
+    return {"method": method.label, "seed": job.seed, **evaluation.metrics, "time_s": evaluation.timings["total"]}
 
 
 SUMMARY_COLUMNS = [

@@ -161,8 +161,10 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(extra, words, tmp_pa
 @pytest.mark.parametrize(
     "method, words",
     [
-        ("zero,toy_methods:ZeroAgain", "two methods would write their records under the name 'zero'"),
-        ("toy_methods:EscapingName", "its card's name '../../escaped' is not a plain name"),
+        ("finetune,motifbench.baselines.finetune:Finetune", "two methods would write their records under the name "
+                                                            "'finetune'"),
+        ("_private.module:Method", "expected a registered name or package.module:Class"),
+        ("../../x:Y", "expected a registered name or package.module:Class"),
     ],
 )
 def test_methods_whose_records_would_collide_or_escape_are_refused(method, words, tmp_path, capsys, toy_path):
@@ -171,6 +173,18 @@ def test_methods_whose_records_would_collide_or_escape_are_refused(method, words
     assert code == 2
     assert words in one_line_error(err)
     assert not (tmp_path / "deep").exists()
+
+
+def test_an_outside_method_s_records_go_under_its_import_path_whatever_its_card_says(tmp_path, capsys, toy_path):
+    """Cards named like a registered method ("zero") or like a path ("../../escaped") name no folder."""
+    code, _, err = run(capsys, "run", "--stream", "smoke-v1", "--method", "toy_methods:ZeroAgain,toy_methods:EscapingName",
+                       "--out", str(tmp_path / "out"), *SMALL_EVAL)
+    assert code == 0, err
+    assert [Path(f).parent.as_posix() for f in files_under(tmp_path)] == ["out/smoke-v1/toy_methods.EscapingName",
+                                                                          "out/smoke-v1/toy_methods.ZeroAgain"]
+    record = json.loads(next((tmp_path / "out/smoke-v1/toy_methods.ZeroAgain").glob("seed0*.json")).read_text())
+    assert record["method"]["name"] == "toy_methods.ZeroAgain"
+    assert record["provenance"]["method"] == "toy_methods:ZeroAgain"
 
 
 def test_check_takes_no_evaluator_settings(capsys):
@@ -277,21 +291,21 @@ def test_crashing_method_exits_1_and_the_others_keep_their_records(tmp_path, cap
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
-    assert "crashing" in errors[0] and "deliberate failure in learn" in errors[0]
+    assert "toy_methods.Crashing" in errors[0] and "deliberate failure in learn" in errors[0]
     # nothing partial, nothing temporary; the failure is recorded beside where the record would be
-    assert files_under(tmp_path) == ["smoke-v1/crashing/seed0.failed.json", "smoke-v1/zero/seed0.json"]
-    failed = json.loads((tmp_path / "smoke-v1/crashing/seed0.failed.json").read_text())
+    assert files_under(tmp_path) == ["smoke-v1/toy_methods.Crashing/seed0.failed.json", "smoke-v1/zero/seed0.json"]
+    failed = json.loads((tmp_path / "smoke-v1/toy_methods.Crashing/seed0.failed.json").read_text())
     assert failed["status"] == "failed" and "deliberate failure in learn" in failed["reason"]
     assert json.loads((tmp_path / "smoke-v1/zero/seed0.json").read_text())["method"]["name"] == "zero"
-    assert "| zero" in out and "crashing" not in out
+    assert "| zero" in out and "Crashing" not in out
 
 
 def test_method_with_unserialisable_diagnostics_does_not_stop_the_others(tmp_path, capsys, toy_path):
     code, _, err = run(capsys, "run", "--stream", "smoke-v1", "--method", "toy_methods:BadDiagnostics,zero",
                        "--out", str(tmp_path))
     assert code == 1
-    assert "bad_diagnostics" in err
-    assert files_under(tmp_path) == ["smoke-v1/bad_diagnostics/seed0.failed.json", "smoke-v1/zero/seed0.json"]
+    assert "toy_methods.BadDiagnostics" in err and "Traceback" not in err
+    assert files_under(tmp_path) == ["smoke-v1/toy_methods.BadDiagnostics/seed0.failed.json", "smoke-v1/zero/seed0.json"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -333,8 +347,8 @@ def test_set_applies_to_every_selected_method_that_has_it_and_is_recorded(tmp_pa
     assert records["finetune"]["method"]["hyperparameters"]["n_hidden"] == 8
     assert records["finetune"]["method"]["hyperparameters"]["max_iterations"] == 5
     assert records["finetune"]["method"]["hyperparameters"]["batch_size"] == 16  # untouched default
-    assert records["with_lr"]["overrides"] == {"lr": 0.02, **evals}
-    assert records["with_lr"]["method"]["hyperparameters"] == {"lr": 0.02}
+    assert records["toy_methods.WithLr"]["overrides"] == {"lr": 0.02, **evals}
+    assert records["toy_methods.WithLr"]["method"]["hyperparameters"] == {"lr": 0.02}
     assert records["zero"]["overrides"] == evals
     assert records["zero"]["method"]["hyperparameters"] == {}
     for record in records.values():
@@ -403,8 +417,8 @@ def test_console_script_exit_codes(tmp_path):
 
     code, out, err = results["failed"]
     assert code == 1, err
-    assert "crashing" in err and "Traceback" not in err
-    assert files_under(tmp_path / "x") == ["smoke-v1/crashing/seed0.failed.json"]
+    assert "toy_methods.Crashing" in err and "Traceback" not in err
+    assert files_under(tmp_path / "x") == ["smoke-v1/toy_methods.Crashing/seed0.failed.json"]
 
     code, out, err = results["module"]  # python -m motifbench; its spawned worker must not run main again
     assert code == 0, err

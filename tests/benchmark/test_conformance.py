@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from motifbench import cli, registry
-from motifbench.conformance import CHECK_SEED, CHECK_STREAM, CHECKS, NOT_RUN, CheckContext, CheckJob, run_checks
+from motifbench.conformance import CHECK_SEED, CHECK_STREAM, CHECKS, NOT_RUN, CheckContext, CheckJob, in_process, run_checks
+from motifbench.worker import Limits
 
 HERE = Path(__file__).parent
 
@@ -83,7 +84,7 @@ def contexts():
     def context(method: str) -> CheckContext:
         if method not in made:
             try:
-                made[method] = CheckContext.evaluate(registry.get_method(method), SMALL[method], stream)
+                made[method] = CheckContext.evaluate(in_process, method, SMALL[method], stream)
             except Exception as error:
                 made[method] = error
         if isinstance(made[method], Exception):
@@ -119,7 +120,7 @@ def outside_methods(monkeypatch):
 
 
 def results(method, checks=()):
-    return {check.name: check for check in run_checks(CheckJob(method, {}, checks=checks), cap_memory=lambda: None)}
+    return {check.name: check for check in run_checks(CheckJob(method, {}, checks=checks), Limits(time_s=600))}
 
 
 @pytest.mark.parametrize(
@@ -143,7 +144,8 @@ def test_each_check_catches_its_fault(toy, failing, outside_methods):
 
 def test_a_check_that_raises_fails_alone_with_the_exception_on_one_line(outside_methods):
     checks = results("toy_methods:StateDictRaises")
-    assert checks["state round-trip"].detail == "raised RuntimeError: deliberate failure in state_dict"
+    assert checks["state round-trip"].detail == ("raised method toy_methods.StateDictRaises: state_dict raised "
+                                                 "RuntimeError: deliberate failure in state_dict")
     assert checks["same seed, same scores"].passed and checks["inputs read-only"].passed
 
 
@@ -171,11 +173,11 @@ def test_a_method_outside_the_package_is_checked_run_and_ranked(tmp_path, capsys
     assert cli.main(["check", "-m", parrot]) == 1
     out, err = capsys.readouterr()
     assert "| uses its start state" in out and "tape recorder" in out
-    assert err.strip() == "error: parrot failed 1 of 7 checks: uses its start state"
+    assert err.strip() == "error: submitted_methods.Parrot failed 1 of 7 checks: uses its start state"
 
     records, board = tmp_path / "results", tmp_path / "board"
     assert cli.main(["run", "--stream", "smoke-v1", "--method", f"{echo},{parrot}", "--out", str(records)]) == 0
     assert cli.main(["leaderboard", "--results", str(records), "--out", str(board), "--no-figures"]) == 0
     ranked, apart = (board / "smoke-v1.md").read_text().split("## Tape recorders")
-    assert "| echo_state_network " in ranked and "parrot" not in ranked
-    assert "| parrot " in apart
+    assert "| submitted_methods.EchoStateNetwork " in ranked and "Parrot" not in ranked
+    assert "| submitted_methods.Parrot " in apart

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ K = 3
 
 def run_record(stream, method, seed=0, config=SMALL, overrides=None):
     evaluation = Evaluator(method, stream, seed, config).run()
-    provenance = method_provenance(type(method))
+    provenance = method_provenance(f"{type(method).__module__}:{type(method).__qualname__}")
     return evaluation, build_record(stream, method, seed, "cpu", config, overrides or {}, evaluation, provenance)
 
 
@@ -316,11 +317,14 @@ def test_the_committed_leaderboard_records_are_all_readable():
 
 def test_provenance_names_an_outside_class_and_hashes_its_file(monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).parent))
-    import toy_methods
-
-    provenance = method_provenance(toy_methods.NaNOutput)
+    provenance = method_provenance("toy_methods:NaNOutput")
+    assert "toy_methods" not in sys.modules  # found by the import system's finders, never imported
     assert provenance == {"method": "toy_methods:NaNOutput",
-                          "source_sha256": hashlib.sha256(Path(toy_methods.__file__).read_bytes()).hexdigest()}
+                          "source_sha256": hashlib.sha256((Path(__file__).parent / "toy_methods.py").read_bytes()).hexdigest()}
+    assert method_provenance("finetune") == {
+        "method": "motifbench.baselines.finetune:Finetune",
+        "source_sha256": hashlib.sha256(Path(sys.modules[Finetune.__module__].__file__).read_bytes()).hexdigest()}
+    assert method_provenance("no_such_package.module:Method")["source_sha256"] == "unknown"
 
 
 def test_finetune_record_R_is_lower_triangular(smoke):

@@ -1,9 +1,16 @@
 """Run orchestration (motifbench.runner): options are checked when made, and ``plan`` keeps,
 replaces or refuses existing records as the options say."""
 
+import json
+
 import pytest
 
+from motifbench.metrics import METRICS
+from motifbench.results import failed_record_path
 from motifbench.runner import RunOptions, UsageError, plan
+
+VALID_RECORD = {"schema_version": 3, "stream": {"name": "smoke-v1"}, "method": {"name": "finetune"}, "seed": 0,
+                "metrics": {name: None for name in METRICS}}
 
 
 @pytest.mark.parametrize(
@@ -34,6 +41,13 @@ def test_plan_names_records_by_settings_and_skips_refuses_or_replaces_existing_o
     with pytest.raises(UsageError, match="exists; pass --force to replace it or --resume to keep it"):
         plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(), {"lr": 0.01}, {"theta": 0.2})
     resumed = plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(resume=True), {"lr": 0.01}, {"theta": 0.2})
+    # a record that cannot be read is missing to --resume, which says so and replaces it
+    assert [(job.seed, job.force) for job in resumed] == [(0, True), (1, False)]
+    assert "running it again" in capsys.readouterr().err
+    jobs[0].path.write_text(json.dumps(VALID_RECORD))
+    failed_record_path(jobs[0].path).write_text("{}")  # stale: the record now exists
+    resumed = plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(resume=True), {"lr": 0.01}, {"theta": 0.2})
     assert [job.seed for job in resumed] == [1] and "kept" in capsys.readouterr().err
+    assert not failed_record_path(jobs[0].path).exists()
     forced = plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(force=True), {"lr": 0.01}, {"theta": 0.2})
     assert [job.seed for job in forced] == [0, 1] and all(job.force for job in forced)

@@ -34,7 +34,7 @@ def test_a_good_run_returns_its_row_and_writes_its_record(tmp_path):
     [
         ("toy_methods:SleepsForever", Limits(time_s=8), "timed out after 8 s"),
         ("toy_methods:AllocatesWithoutBound", Limits(time_s=120, memory_mb=300), "exceeded its memory limit of 300 MB"),
-        ("toy_methods:Dies", Limits(time_s=120), "the worker process died (exit code 3)"),
+        ("toy_methods:Dies", Limits(time_s=120), "the method process died during learn (exit code 3)"),
         ("toy_methods:NaNOutput", Limits(time_s=120), "NaN"),
     ],
 )
@@ -72,12 +72,12 @@ def test_bad_runs_fail_with_records_while_a_concurrent_good_run_keeps_its_record
     code, err = results["bad"]
     assert code == 1
     reasons = {
-        name: json.loads((out / "smoke-v1" / name / "seed0.failed.json").read_text())["reason"]
-        for name in ("sleeps_forever", "allocates_without_bound", "nan_output")
+        name: json.loads((out / "smoke-v1" / f"toy_methods.{name}" / "seed0.failed.json").read_text())["reason"]
+        for name in ("SleepsForever", "AllocatesWithoutBound", "NaNOutput")
     }
-    assert reasons["sleeps_forever"] == "timed out after 15 s"
-    assert "exceeded its memory limit of 300 MB" in reasons["allocates_without_bound"]
-    assert "NaN" in reasons["nan_output"]
+    assert reasons["SleepsForever"] == "method toy_methods.SleepsForever: timed out after 15 s"
+    assert "exceeded its memory limit of 300 MB" in reasons["AllocatesWithoutBound"]
+    assert "NaN" in reasons["NaNOutput"]
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 3 and all("seed0.failed.json" in line for line in errors)
     assert sorted(p.name for p in out.rglob("*.json")) == ["seed0.failed.json"] * 3 + ["seed0.json"]
