@@ -121,8 +121,8 @@ class MethodProcess:
         self.scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         command = [sys.executable, "-m", "motifbench.server", str(limits.memory_mb), str(threads)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(os.path.abspath(p or os.curdir) for p in sys.path),
-               "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "HOME": self.scratch,
-               "TMPDIR": self.scratch}
+               "HOME": self.scratch, "TMPDIR": self.scratch,  # set before the method's BLAS libraries load:
+               **{name: str(threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
         problem = sandbox_problem()
         self.sandboxed = problem is None
         if self.sandboxed:

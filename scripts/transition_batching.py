@@ -40,10 +40,7 @@ import argparse
 import datetime
 import os
 import platform
-import shlex
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -56,6 +53,7 @@ from motifbench import metrics
 from motifbench.baselines.finetune import Finetune
 from motifbench.evaluator import EvalConfig, Evaluator
 from motifbench.streams import STREAMS
+from run_info import command_line, git_commit, nproc  # scripts/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "scripts" / "results" / "transition_batching.md"
@@ -212,25 +210,10 @@ def table(results: list[dict[str, Any]]) -> str:
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
-def command_line() -> str:
-    """The command as typed, with the interpreter relative to the working directory where it lies under it."""
-    executable = os.path.relpath(sys.executable) if Path(sys.executable).is_relative_to(Path.cwd()) else sys.executable
-    return shlex.join([executable, *sys.argv])
 
 
-def git_commit() -> str:
-    """The checked-out commit, with "+ local changes" when the working tree differs from it."""
-    try:
-        run = lambda *cmd: subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-        commit = run("rev-parse", "--short", "HEAD").strip()
-        dirty = run("status", "--porcelain", "--untracked-files=no").strip()
-        return commit + (" + local changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
-def nproc() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,7 +11,8 @@ result in advance:
   (``id + 1``); it outputs ``target[b] + offset * state``, so the error of motif b tells which
   state it was started from.
 - misbehaving methods (``Crashing``, ``GenerateRaises``, ``NaNOutput``, ``SleepsForever``,
-  ``AllocatesWithoutBound``, ``Dies``, ...), each broken in exactly one way; the CLI tests
+  ``AllocatesWithoutBound``, ``Dies``, ``OversizedOutput``, ``GarbageOnTheWire``, ...), each
+  broken in exactly one way; the CLI tests
   name them as ``toy_methods:Crashing`` and so on.
 - methods that break one conformance check each (``ChangesOnGenerate``, ``Unseeded``,
   ``ForgetsOnLoad``, ``WritesIntoState``), and ``DegradedFinetune`` for score regression.
@@ -313,3 +314,28 @@ class ZeroAgain(Toy):
     """A second method whose card claims the name ``zero``."""
 
     card = MethodCard(name="zero", version="0", citation="motifbench tests", uses_sgd=False)
+
+
+class OversizedOutput(Toy):
+    """``generate`` returns a thousand times more steps than asked: more bytes than the call
+    can need, so the trusted side refuses the reply before reading it."""
+
+    card = MethodCard(name="oversized_output", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        return torch.zeros(len(ids), 1000 * n_steps, self.info.d_out), state
+
+
+class GarbageOnTheWire(Toy):
+    """``learn`` writes garbage into every pipe its process holds open: the method process's
+    side of the wire among them."""
+
+    card = MethodCard(name="garbage_on_the_wire", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def learn(self, motif: Motif) -> None:
+        for fd in map(int, os.listdir("/proc/self/fd")):
+            if fd > 2:
+                try:
+                    os.write(fd, b"\xff" * 64)
+                except OSError:
+                    pass
