@@ -38,10 +38,10 @@ class SealedState:
     blob: bytes
 
 
-def _json_value(value: Any, what: str, kind: type = object) -> Any:
-    """``value`` if it is JSON of ``kind`` of at most MAX_JSON bytes, else a MethodError."""
-    if not isinstance(value, kind) or len(json.dumps(value)) > MAX_JSON:
-        raise MethodError(f"{what} is not a JSON {getattr(kind, '__name__', 'value')} of at most {MAX_JSON} bytes")
+def _json_object(value: Any, what: str, label: str) -> dict[str, Any]:
+    """``value`` if it is a JSON object of at most MAX_JSON bytes, else a MethodError."""
+    if not isinstance(value, dict) or len(json.dumps(value)) > MAX_JSON:
+        raise MethodError(f"method {label}: {what} are not a JSON object of at most {MAX_JSON} bytes")
     return value
 
 
@@ -117,7 +117,7 @@ class RemoteMethod:
             description, _ = self.endpoint.call("load", spec=spec)
             self.card = card_from(description.get("card"), self.label)
             reply, _ = self.endpoint.call("configure", spec=spec, hyperparams=hyperparams)
-            self._hyperparameters = _json_value(reply.get("hyperparameters"), "its hyperparameters", dict)
+            self._hyperparameters = _json_object(reply.get("hyperparameters"), "its hyperparameters", self.label)
             self.instance = reply.get("instance")
             if type(self.instance) is not int:
                 raise MethodError(f"method {self.label}: configure sent no instance number")
@@ -127,7 +127,6 @@ class RemoteMethod:
         if description.get("has_damage") is True:
             self.damage = self._damage  # only a method that can be damaged has ``damage``
         self.info: StreamInfo | None = None
-        self.n_state: int | None = None
 
     def __enter__(self) -> RemoteMethod:
         return self
@@ -152,7 +151,7 @@ class RemoteMethod:
 
     def learn(self, motif: Any) -> None:
         self._call("learn", f"learn(motif {motif.motif_id})", arrays={"target": motif.target},
-                           motif_id=motif.motif_id, dt=motif.dt, tau=motif.tau)
+                   motif_id=motif.motif_id, dt=motif.dt, tau=motif.tau)
 
     def rest_state(self, batch: int) -> Any:
         import torch
@@ -170,7 +169,7 @@ class RemoteMethod:
         batch, d_out = len(ids), self.info.d_out if self.info else 0
         max_bytes = 8 * batch * (n_steps * d_out + state.shape[1]) + 2 * arrays.get("generator", np.empty(0)).nbytes
         _, out = self._call("generate", max_bytes=max_bytes, arrays=arrays, n_prep=n_prep, n_steps=n_steps,
-                                    noise_std=noise_std)
+                            noise_std=noise_std)
         if generator is not None:
             generator.set_state(torch.from_numpy(_generator_state(out, arrays["generator"], self.label)))
         return torch.from_numpy(_array(out, "y", self.label)), torch.from_numpy(_array(out, "state_end", self.label))
@@ -201,10 +200,7 @@ class RemoteMethod:
 
     def diagnostics(self) -> dict[str, Any]:
         reply, _ = self._call("diagnostics")
-        try:
-            return _json_value(reply.get("value"), "its diagnostics", dict)
-        except MethodError as error:
-            raise MethodError(f"method {self.label}: {error}") from None
+        return _json_object(reply.get("value"), "its diagnostics", self.label)
 
     def changed_inputs(self, info: StreamInfo, seed: int, device: str, motif: Any) -> list[str]:
         """The conformance check ``inputs_read_only``, run in the method process on a fresh
@@ -288,4 +284,4 @@ class Catalogue:
         reply, _ = self.endpoints[spec].call("parse", spec=spec, settings=settings, info=dataclasses.asdict(info))
         if "invalid" in reply:
             raise HyperparameterError(_text(reply["invalid"]))
-        return _json_value(reply.get("hyperparams"), "its settings", dict)
+        return _json_object(reply.get("hyperparams"), "its settings", self.endpoints[spec].label)

@@ -222,9 +222,8 @@ def serve(channel: Channel, server: Server) -> None:
 
 def main() -> None:
     """Started by ``worker.MethodProcess`` with the memory cap (MB) and CPU threads as arguments."""
-    from .worker import cap_memory, die_with_parent
+    from .worker import cap_memory
 
-    die_with_parent()
     channel = _protocol_channel()
     memory_mb, threads = float(sys.argv[1]), int(sys.argv[2])
     import torch

@@ -10,10 +10,10 @@ starts one and holds the wire to it:
   the memory limit, no network, no capabilities, and its own PID namespace: when the sandbox
   ends, every process the method started ends with it.
 - **Without the sandbox** (no bwrap, or ``MOTIFBENCH_SANDBOX=off``) the process still runs in
-  its own session in a scratch working directory and dies with its parent; its process group
-  is killed at the end, and processes that left the group are caught as orphans (this
-  process is their subreaper) and killed too. Writes outside scratch, ``/dev/shm`` and the
-  network are then not contained; the command says so in one line.
+  its own session in a scratch working directory, under a keeper (``reaper.py``) that is the
+  subreaper of all it starts and kills them all when the run ends or the ``motifbench``
+  process dies. Writes outside scratch, ``/dev/shm`` and the network are then not contained;
+  the command says so in one line.
 - **Limits**: the memory cap (``cap_memory``) is set in the method process before the
   method's module is imported, as a hard limit the method cannot lift; time is a deadline on
   every message (``wire``), so a process that stops answering is killed when it passes.
@@ -24,7 +24,6 @@ does it for every method process still running (on an interrupt).
 
 from __future__ import annotations
 
-import ctypes
 import glob
 import os
 import resource
@@ -41,9 +40,9 @@ from typing import Any
 
 from .wire import Arrays, Channel, WireClosed, WireError, WireTimeout
 
-PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36  # prctl options (linux/prctl.h)
 SANDBOX_VARIABLE = "MOTIFBENCH_SANDBOX"  # "off": run method processes without the sandbox
 PARENT_VARIABLE = "MOTIFBENCH_PARENT_PID"
+REAPER_GRACE_S = 5.0  # seconds the reaper gets to end the processes under it before it is killed
 SCRATCH_PREFIX = "motifbench-method-"  # then the pid of the motifbench process, and a random part  # set without the sandbox: the pid the method process must outlive
 
 
@@ -58,24 +57,6 @@ class Limits:
 
 class MethodProcessError(Exception):
     """The method process broke the protocol, overstayed its time, or died; one line."""
-
-
-def _prctl(option: int, value: int) -> bool:
-    """prctl(2) on Linux; False where it does not exist or fails."""
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def die_with_parent() -> None:
-    """In a method process started without the sandbox: be killed when the parent dies (and
-    exit now if it already has). Under the sandbox, bubblewrap does this."""
-    parent = os.environ.pop(PARENT_VARIABLE, None)
-    if parent is not None:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != int(parent):
-            os._exit(1)
 
 
 @lru_cache(maxsize=None)
@@ -133,13 +114,13 @@ class MethodProcess:
                 print(f"warning: method processes run without a sandbox ({problem}): they can write outside their "
                       "scratch folder, use /dev/shm and the network", file=sys.stderr)
             env[PARENT_VARIABLE] = str(os.getpid())
-            _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a method come back here, to be killed
+            command = [sys.executable, "-m", "motifbench.reaper", *command]  # ends all the method starts
         requests, self._request_end = os.pipe()
         self._reply_end, replies = os.pipe()
         try:
-            with _live_lock:  # so that kill_orphans never takes it for an orphan
-                self.process = subprocess.Popen(command, stdin=requests, stdout=replies, cwd=self.scratch, env=env,
-                                                start_new_session=True)
+            self.process = subprocess.Popen(command, stdin=requests, stdout=replies, cwd=self.scratch, env=env,
+                                            start_new_session=True)
+            with _live_lock:
                 _live.add(self)
         finally:
             os.close(requests)
@@ -158,14 +139,19 @@ class MethodProcess:
             self.close()
             raise MethodProcessError(f"timed out after {self.limits.time_s:g} s") from None
         except WireClosed:
+            status = self.exit_status()
             self.close()
-            raise MethodProcessError(f"the method process died during {call} ({self.exit_status()})") from None
+            raise MethodProcessError(f"the method process died during {call} ({status})") from None
         except WireError as error:
             self.close()
             raise MethodProcessError(f"the method process broke the protocol during {call}: {error}") from None
 
     def exit_status(self) -> str:
-        code = self.process.wait()
+        """How the process ended, once it has (it closed the wire: it is ending or has ended)."""
+        try:
+            code = self.process.wait(timeout=REAPER_GRACE_S)
+        except subprocess.TimeoutExpired:
+            return "it closed the wire but did not exit"
         return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
     def close(self) -> None:
@@ -174,6 +160,12 @@ class MethodProcess:
             if self not in _live:
                 return
             _live.discard(self)
+        if not self.sandboxed:  # the reaper kills everything under it, then exits
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=REAPER_GRACE_S)
+            except subprocess.TimeoutExpired:
+                pass
         for kill in (lambda: os.killpg(self.process.pid, signal.SIGKILL), self.process.kill):
             try:
                 kill()
@@ -181,8 +173,6 @@ class MethodProcess:
                 pass
         self.process.wait()
         self.channel.close()
-        if not self.sandboxed:
-            kill_orphans()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
@@ -201,28 +191,6 @@ def close_all() -> None:
         running = list(_live)
     for process in running:
         process.close()
-
-
-def kill_orphans() -> None:
-    """Kills this process's children that are in another session and are not a live method
-    process: a method's processes that escaped its group and were re-parented here."""
-    own_session = os.getsid(0)
-    with _live_lock:  # no method process starts meanwhile
-        live = {process.process.pid for process in _live}
-        for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-            if not entry.isdigit() or int(entry) in live:
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == os.getpid() and int(fields[3]) != own_session:  # ppid and session
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                    os.waitpid(int(entry), 0)
-                except (ProcessLookupError, ChildProcessError):
-                    pass
 
 
 def cap_memory(megabytes: float) -> None:

@@ -424,3 +424,14 @@ def test_console_script_exit_codes(tmp_path):
     assert code == 0, err
     assert "| zero" in out and err.count("wrote ") == 1
     assert len(list((tmp_path / "m" / "smoke-v1" / "zero").glob("seed0-*.json"))) == 1
+
+
+@pytest.mark.parametrize("command", ["run", "regress"])
+def test_an_out_folder_that_cannot_be_written_is_a_usage_error_before_anything_runs(command, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("kept\n")
+    args = (["run", "--stream", "smoke-v1", "--method", "zero"] if command == "run" else ["regress", "--method", "zero"])
+    code, out, err = run(capsys, *args, "--out", str(blocker / "results"))
+    assert code == 2 and out == ""
+    assert f"--out {blocker / 'results'}: {blocker} is not a folder" in one_line_error(err)
+    assert blocker.read_text() == "kept\n" and files_under(tmp_path) == ["a_file"]

@@ -51,3 +51,20 @@ def test_plan_names_records_by_settings_and_skips_refuses_or_replaces_existing_o
     assert not failed_record_path(jobs[0].path).exists()
     forced = plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(force=True), {"lr": 0.01}, {"theta": 0.2})
     assert [job.seed for job in forced] == [0, 1] and all(job.force for job in forced)
+
+
+def test_a_record_another_process_wrote_first_is_kept_and_is_no_failure(tmp_path, capsys, monkeypatch):
+    from motifbench import runner
+    from motifbench.results import RecordExists
+
+    def loses_the_race(job, limits):
+        job.path.parent.mkdir(parents=True, exist_ok=True)
+        job.path.write_text(json.dumps(VALID_RECORD))  # the other process's record
+        raise RecordExists(f"record {job.path} exists; pass --force to replace it")
+
+    monkeypatch.setattr(runner, "evaluate", loses_the_race)
+    jobs = plan("smoke-v1", "finetune", [0], tmp_path, RunOptions())
+    done, failures = runner.execute(jobs, RunOptions())
+    assert (done, failures) == ([], 0)
+    assert f"kept {jobs[0].path}: another process wrote this record first" in capsys.readouterr().err
+    assert json.loads(jobs[0].path.read_text()) == VALID_RECORD and not failed_record_path(jobs[0].path).exists()
