@@ -315,12 +315,15 @@ def test_the_committed_leaderboard_records_are_all_readable():
     assert paths and all(read_record(path)["stream"]["name"] == path.parts[-3] for path in paths)
 
 
-def test_provenance_names_an_outside_class_and_hashes_its_file(monkeypatch):
-    monkeypatch.syspath_prepend(str(Path(__file__).parent))
-    provenance = method_provenance("toy_methods:NaNOutput")
-    assert "toy_methods" not in sys.modules  # found by the import system's finders, never imported
-    assert provenance == {"method": "toy_methods:NaNOutput",
-                          "source_sha256": hashlib.sha256((Path(__file__).parent / "toy_methods.py").read_bytes()).hexdigest()}
+def test_provenance_names_an_outside_class_and_hashes_its_file_without_importing_it(monkeypatch, tmp_path):
+    package = tmp_path / "submitted"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise SystemExit('the package was imported')\n")
+    (package / "method.py").write_text("raise SystemExit('the module was imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    provenance = method_provenance("submitted.method:Method")  # running either file would exit
+    assert provenance == {"method": "submitted.method:Method",
+                          "source_sha256": hashlib.sha256((package / "method.py").read_bytes()).hexdigest()}
     assert method_provenance("finetune") == {
         "method": "motifbench.baselines.finetune:Finetune",
         "source_sha256": hashlib.sha256(Path(sys.modules[Finetune.__module__].__file__).read_bytes()).hexdigest()}
