@@ -70,8 +70,9 @@ def parse_sets(items: Sequence[str], settings: dict[str, list[str]]) -> tuple[di
 def method_settings(spec: StreamSpec, names: list[str], items: Sequence[str], options: RunOptions,
                     evaluator_settings: bool = True) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The evaluator's and every method's ``--set`` values, checked (each setting, the rules
-    across them and against the stream) before anything runs, in method processes
-    (``remote.Catalogue``): a bad value, or a method that cannot even be loaded, is a UsageError."""
+    across them and against the stream) before anything runs, a method from outside in a
+    method process of its own (``remote.Catalogue``): a bad value, or a method that cannot
+    even be loaded, is a UsageError."""
     from .evaluator import EvalConfig, stream_info
     from .remote import Catalogue
 

@@ -233,8 +233,8 @@ def state_noise(
 
 
 def changed_inputs(method: Method, motif: Motif, n_prep: int) -> list[str]:
-    """``method`` (set up) learns ``motif`` and generates it twice from rest: the names of the
-    inputs it changed (the motif's target, generate's ids or start state)."""
+    """``method`` (set up) learns ``motif`` and generates it from rest, a batch of two: the
+    names of the inputs it changed (the motif's target, generate's ids or start state)."""
     import numpy as np
     import torch
 
