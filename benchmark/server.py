@@ -21,7 +21,6 @@ import io
 import json
 import os
 import sys
-import typing
 from typing import Any
 
 import numpy as np
@@ -156,13 +155,10 @@ CALLS = ("load", "parse", "configure", "setup", "learn", "rest_state", "generate
 
 
 def describe_settings(settings_type: type) -> list[dict[str, Any]]:
-    """A Settings class's fields as JSON: name, type, default, doc, low, high, choices."""
+    """A Settings class's fields as JSON, as the command line uses them: name, default, choices."""
     from .results import _jsonable
 
-    hints = typing.get_type_hints(settings_type)
-    return [{"name": f.name, "type": str(hints[f.name]).replace("typing.", "") if typing.get_origin(hints[f.name])
-             else getattr(hints[f.name], "__name__", str(hints[f.name])), "default": _jsonable(f.default),
-             **{key: _jsonable(f.metadata.get(key)) for key in ("doc", "low", "high", "choices")}}
+    return [{"name": f.name, "default": _jsonable(f.default), "choices": f.metadata.get("choices")}
             for f in dataclasses.fields(settings_type)]
 
 
