@@ -59,5 +59,12 @@ class ANNMultiplicative(ANNAdditive):
         return [params.inputs[motif_id], params.U[motif_id], params.V[motif_id]]
 
     def low_rank(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(U, V) per row, each (B, N, rank). In training (gradients on) with every row the same
+        motif, each (N, rank): one change of W serves the whole batch, several times faster.
+        Generation keeps the per-row form, whose rows do not depend on what else is in the batch,
+        so an old motif's output stays the same bit for bit."""
         params = self.motif_params
+        if torch.is_grad_enabled() and len(ids) and bool((ids == ids[0]).all()):
+            k = int(ids[0])
+            return params.U[k], params.V[k]
         return torch.stack(list(params.U))[ids], torch.stack(list(params.V))[ids]

@@ -31,9 +31,10 @@ runs the preparatory period (``info.n_prep`` steps, cued) and returns the produc
 ``EvaluationPlugin()`` (no metrics, no loggers), ``eval_every=-1``; and one extra plugin that
 applies motifbench's training rules inside Avalanche's loop: gradient-norm clipping
 (``grad_clip``, after backward, so it also clips the strategy's penalty gradient, as ``fit``
-does) and stopping an experience once the mean training nmse of the last ``patience`` iterations
-is at most ``fit_nmse`` or after ``max_iterations`` iterations. Without them an experience is
-``train_epochs`` passes over its ``trials_per_motif`` trials, i.e.
+does) and ``fit``'s ``TrainingSchedule``, fed the training nmse without the strategy's penalty:
+it lowers the optimizer's learning rate on plateaus (back to ``lr`` at each experience) and
+stops an experience once fit, on the last plateau or after ``max_iterations``. Without them an
+experience is ``train_epochs`` passes over its ``trials_per_motif`` trials, i.e.
 ``train_epochs * ceil(trials_per_motif / batch_size)`` iterations.
 
 ``learn(motif k)`` gives the strategy experience k, and only it, of an Avalanche benchmark built
@@ -72,7 +73,7 @@ import torch
 from torch import nn
 
 from motifbench.avalanche_bridge import NMSELoss, benchmark_from_motif_datasets, motif_dataset, quiet
-from motifbench.baselines.rate_rnn import RateRNNHyperparams, RateRNNMethod
+from motifbench.baselines.rate_rnn import RateRNNHyperparams, RateRNNMethod, TrainingSchedule, set_learning_rate
 from motifbench.method import MethodCard, StreamInfo, hyperparameter
 from motifbench.streams import Motif
 
@@ -86,7 +87,7 @@ class AvalancheHyperparams(RateRNNHyperparams):
     )
     train_epochs: int = hyperparameter(
         150,
-        "Avalanche epochs per motif (passes over trials_per_motif; max_iterations and fit_nmse stop earlier)",
+        "Avalanche epochs per motif (passes over trials_per_motif; fit's training schedule stops earlier)",
         low=1,
     )
 
@@ -157,10 +158,10 @@ def _training_rules_plugin(method: AvalancheStrategy, criterion: NMSELoss) -> An
 
     class TrainingRules(SupervisedPlugin):
         def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
-            self.recent: list[float] = []
+            self.schedule = TrainingSchedule.from_hyperparams(hp)
             self.penalties: list[float] = []
-            self.iterations = 0
-            if hp.max_iterations == 0:
+            set_learning_rate(strategy.optimizer, hp.lr)
+            if self.schedule.done:
                 strategy.stop_training()
 
         def after_backward(self, strategy: Any, **kwargs: Any) -> None:
@@ -168,22 +169,16 @@ def _training_rules_plugin(method: AvalancheStrategy, criterion: NMSELoss) -> An
                 nn.utils.clip_grad_norm_(strategy.model.parameters(), hp.grad_clip)
 
         def after_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
-            self.iterations += 1
             data_loss = criterion.last
-            self.recent = (self.recent + [data_loss])[-hp.patience :]
+            self.schedule.add(data_loss)
             self.penalties.append(float(strategy.loss.detach().sum()) - data_loss)
-            fit = len(self.recent) == hp.patience and np.mean(self.recent) <= hp.fit_nmse
-            if fit or self.iterations >= hp.max_iterations:
+            set_learning_rate(strategy.optimizer, hp.lr * self.schedule.lr_scale)
+            if self.schedule.done:
                 strategy.stop_training()
 
         def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
-            method.training_log.append(
-                {
-                    "iterations": self.iterations,
-                    "train_nmse": float(np.mean(self.recent)) if self.recent else None,
-                    "mean_penalty": float(np.mean(self.penalties)) if self.penalties else None,
-                }
-            )
+            mean_penalty = float(np.mean(self.penalties)) if self.penalties else None
+            method.training_log.append({**self.schedule.summary(), "mean_penalty": mean_penalty})
 
     return TrainingRules()
 

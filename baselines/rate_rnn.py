@@ -8,25 +8,109 @@ h is the state (B, N). The input u has K + 1 channels: a one-hot cue of the moti
 the preparatory period and the production, and a "go" channel that is 1 during production.
 Training is Adam on BPTT of the mean nmse of the production, from random initial states
 h0 ~ N(0, s^2) with s ~ U(0, init_state_std) per trial (so the rest state h = 0 is among them),
-through the preparatory period of the stream's default length. Training stops once the mean
-training nmse of the last ``patience`` iterations is at most ``fit_nmse``, or after
-``max_iterations``.
+through the preparatory period of the stream's default length. Training stops
+(``TrainingSchedule``) once the mean training nmse of the last ``patience`` iterations is at
+most ``fit_nmse``, or after ``max_iterations``; a plateau (the training nmse no longer falls by
+``plateau_gain`` over ``plateau_window`` iterations) lowers the learning rate by ``lr_decay``
+up to ``lr_decays`` times, and the plateau after that stops training too.
+
+The recurrence runs as one autograd node with a hand-written backward (``_EulerRates``), not
+as the dozen autograd nodes per step that the step written out would record.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from motifbench.losses import nmse_loss, nmse_weights
 from motifbench.method import Method, Settings, StreamInfo, hyperparameter, state_noise
 from motifbench.streams import Motif
+
+
+class _EulerRates(torch.autograd.Function):
+    """The whole recurrence as one autograd node, with back-propagation through time written by
+    hand: a step is three tensor operations forward and three backward, where autograd records
+    and replays a dozen, and the weight gradients are one matrix product after the loop.
+
+    For states h_t (B, N), rates r_t = tanh(h_t), gates g (B, N) or 1, per-row low-rank weights
+    U_b, V_b (N, rank) or none, drives d_t (B, N) (the preparatory drive for t < n_prep, then
+    the go drive) and process noise n_t (drawn from the state, no gradient through it):
+
+        h_{t+1} = g * ((1 - a) h_t + a (W r_t + U_b V_b^T r_t + d_t) + n_t),    h_0 <- g * h_0
+
+    ``forward`` returns the rates r_1 .. r_T (T, B, N) and h_T (B, N)."""
+
+    @staticmethod
+    def forward(ctx, h0, W, prep_drive, go_drive, U, V, gates, alpha, n_prep, n_total, noise_std, generator):
+        a = alpha
+        scaled_WT, prep_drive, go_drive = a * W.T, a * prep_drive, a * go_drive
+        scaled_U = None if U is None else a * U
+        rates = h0.new_empty(n_total + 1, *h0.shape)  # rates[t] = r_t
+        r = rates.unbind(0)
+        h = h0 if gates is None else h0 * gates
+        torch.tanh(h, out=r[0])
+        for t in range(n_total):
+            h = torch.addmm(prep_drive if t < n_prep else go_drive, r[t], scaled_WT).add_(h, alpha=1 - a)
+            if U is not None:
+                h.add_(torch.bmm(torch.bmm(r[t].unsqueeze(1), V), scaled_U.transpose(1, 2)).squeeze(1))
+            if noise_std > 0:
+                h.add_(state_noise(h, noise_std, a, generator))
+            if gates is not None:
+                h.mul_(gates)
+            torch.tanh(h, out=r[t + 1])
+        ctx.save_for_backward(rates, W, U, V, gates)
+        ctx.alpha, ctx.n_prep = a, n_prep
+        return rates[1:], h
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_rates, grad_h):
+        rates, W, U, V, gates = ctx.saved_tensors
+        a, n_prep, T = ctx.alpha, ctx.n_prep, len(rates) - 1
+        slope = (1 - rates * rates).unbind(0)  # dr_t / dh_t
+        grad_r = grad_rates.contiguous().unbind(0)  # grad_r[t - 1]: dL/dr_t from the outputs
+        scaled_W = a * W
+        scaled_U = None if U is None else a * U
+
+        def through_weights(e: torch.Tensor, into: torch.Tensor | None = None, add: torch.Tensor | None = None):
+            """a e (W + U_b V_b^T) for e (B, N) = dL/d(pre-activation): dL/dr of the step before."""
+            out = torch.mm(e, scaled_W, out=into) if add is None else torch.addmm(add, e, scaled_W, out=into)
+            if U is not None:
+                out.add_(torch.bmm(torch.bmm(e.unsqueeze(1), scaled_U), V.transpose(1, 2)).squeeze(1))
+            return out
+
+        errors = torch.empty_like(rates[1:])  # errors[t] = g * dL/dh_{t+1}
+        e = errors.unbind(0)
+        torch.addcmul(grad_h, slope[T], grad_r[T - 1], out=e[T - 1])
+        for t in range(T - 1, -1, -1):
+            if gates is not None:
+                e[t].mul_(gates)
+            if t == 0:
+                break
+            # dL/dh_t = (1 - a) e_t + (1 - r_t^2) * (dL/dr_t + a e_t (W + U V^T))
+            through_weights(e[t], into=e[t - 1], add=grad_r[t - 1]).mul_(slope[t]).add_(e[t], alpha=1 - a)
+        grad_h0 = None
+        if ctx.needs_input_grad[0]:
+            grad_h0 = through_weights(e[0]).mul_(slope[0]).add_(e[0], alpha=1 - a)
+            if gates is not None:
+                grad_h0.mul_(gates)
+        presynaptic = rates[:-1]  # r_t, (T, B, N)
+        grad_W = torch.mm(errors.flatten(0, 1).T, presynaptic.flatten(0, 1)).mul_(a)
+        grad_prep, grad_go = errors[:n_prep].sum(0).mul_(a), errors[n_prep:].sum(0).mul_(a)
+        grad_U = grad_V = None
+        if U is not None:  # per row b: dU_b = a sum_t e_t (r_t^T V_b), dV_b = a sum_t r_t (e_t^T U_b)
+            errors_b, presynaptic_b = errors.transpose(0, 1), presynaptic.transpose(0, 1)  # (B, T, N)
+            grad_U = torch.bmm(errors_b.transpose(1, 2), torch.bmm(presynaptic_b, V)).mul_(a)
+            grad_V = torch.bmm(presynaptic_b.transpose(1, 2), torch.bmm(errors_b, U)).mul_(a)
+        return grad_h0, grad_W, grad_prep, grad_go, grad_U, grad_V, None, None, None, None, None, None
 
 
 class RateRNN(nn.Module):
@@ -56,7 +140,14 @@ class RateRNN(nn.Module):
         """h (B, N), ids (B,) -> y (B, n_steps, d_out), h at the end (B, N), cued by W_in's columns."""
         return self.run(h, self.W_in[:, ids].T, n_prep, n_steps, noise_std, generator, gates)
 
-    def run(
+    def run(self, h: torch.Tensor, cue: torch.Tensor, n_prep: int, n_steps: int, *args: Any, **kwargs: Any
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output of the production (B, n_steps, d_out) and h at the end (B, N); the further
+        arguments are those of ``rates``."""
+        rates, h = self.rates(h, cue, n_prep, n_steps, *args, **kwargs)
+        return (rates[n_prep:] @ self.W_out.T).transpose(0, 1).contiguous(), h
+
+    def rates(
         self,
         h: torch.Tensor,
         cue: torch.Tensor,
@@ -67,43 +158,26 @@ class RateRNN(nn.Module):
         gates: torch.Tensor | None = None,
         low_rank: tuple[torch.Tensor, torch.Tensor] | None = None,
         prep_cue: torch.Tensor | None = None,
-        rates_out: list[torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The dynamics for given input vectors ``cue`` (B, N); the go input is W_in's last column.
+        Returns the rates after every step, preparation included (n_prep + n_steps, B, N), and h
+        at the end (B, N).
 
         ``gates`` (B, N), if given, multiplies the state at the start and after every step
         (units gated to 0 are silent: their rate is 0). ``low_rank`` = (U, V), each (B, N, r),
-        adds U_b V_b^T to row b's recurrent weights. ``prep_cue`` (B, N), if given, replaces
-        ``cue`` during the preparatory period. ``rates_out``, if given, receives the rates
-        (B, N) after every step, preparation included."""
-        a = self.alpha
-        if gates is not None:
-            h = h * gates
-        cue = a * (cue + self.b)  # (B, N), the input drive times alpha
-        go = cue + a * self.W_in[:, -1]
-        if prep_cue is not None:
-            cue = a * (prep_cue + self.b)
-        scaled_W = a * self.W.T
-        r = torch.tanh(h)
-        rates = []
-        for t in range(n_prep + n_steps):
-            # h <- (1 - a) h + a (W r + drive), fused into two operations
-            h = torch.add(torch.addmm(cue if t < n_prep else go, r, scaled_W), h, alpha=1 - a)
-            if low_rank is not None:
-                U, V = low_rank
-                h = h + a * torch.bmm(torch.bmm(r.unsqueeze(1), V), U.transpose(1, 2)).squeeze(1)
-            if noise_std > 0:
-                h = h + state_noise(h, noise_std, a, generator)
-            if gates is not None:
-                h = h * gates
-            r = torch.tanh(h)
-            if rates_out is not None:
-                rates_out.append(r)
-            if t >= n_prep:
-                rates.append(r)
-        if not rates:
-            return h.new_zeros(h.shape[0], 0, self.W_out.shape[0]), h
-        return torch.stack(rates, dim=1) @ self.W_out.T, h
+        adds U_b V_b^T to row b's recurrent weights; each (N, r), it adds U V^T to every row's.
+        ``prep_cue`` (B, N), if given, replaces ``cue`` during the preparatory period."""
+        n_total = n_prep + n_steps
+        if n_total == 0:
+            return h.new_zeros(0, *h.shape), h if gates is None else h * gates
+        prep_drive = (cue if prep_cue is None else prep_cue) + self.b
+        go_drive = cue + self.b + self.W_in[:, -1]
+        W, U, V = self.W, None, None
+        if low_rank is not None and low_rank[0].ndim == 2:
+            W = W + low_rank[0] @ low_rank[1].T
+        elif low_rank is not None:
+            U, V = low_rank
+        return _EulerRates.apply(h, W, prep_drive, go_drive, U, V, gates, self.alpha, n_prep, n_total, noise_std, generator)
 
 
 @dataclass(frozen=True)
@@ -115,9 +189,99 @@ class RateRNNHyperparams(Settings):
     max_iterations: int = hyperparameter(1500, "Adam steps per learned motif at most", low=0)
     fit_nmse: float = hyperparameter(0.01, "early stopping: training nmse at which a motif counts as fit", low=0)
     patience: int = hyperparameter(5, "early stopping: iterations averaged for the fit test", low=1)
+    plateau_window: int = hyperparameter(
+        100, "plateau test: iterations in its window, in 4 blocks (0: no plateau test)", low=0
+    )
+    plateau_gain: float = hyperparameter(
+        0.05, "plateau test: least relative drop of the best block median over a window", low=0, high=1
+    )
+    lr_decay: float = hyperparameter(0.3, "on a plateau the learning rate is multiplied by this", low=0, high=1)
+    lr_decays: int = hyperparameter(2, "plateaus met by lowering the learning rate; the next one stops training", low=0)
     init_state_std: float = hyperparameter(1.0, "largest std of the random initial states", low=0)
     grad_clip: float = hyperparameter(1.0, "gradient norm clip (0: none)", low=0)
 
+
+@dataclass
+class TrainingSchedule:
+    """When the training of one motif (or one set of motifs) lowers its learning rate and when it
+    stops, fed one iteration's training nmse at a time (``add``).
+
+    The plateau test: every ``plateau_window // 4`` iterations (a block) the median of the block
+    is taken (a median, so that a loss spike does not count); training is on a plateau when the
+    best block of the last ``plateau_window`` iterations is not ``plateau_gain`` (a fraction)
+    below the best block before them. On a plateau the learning rate is multiplied by
+    ``lr_decay`` (``lr_scale`` is the factor so far) and the test starts afresh, ``lr_decays``
+    times; the plateau after that stops training. It stops, with the reason in ``reason``, at
+    the first of:
+
+    - ``"fit"``: the mean of the last ``patience`` values is at most ``fit_nmse``;
+    - ``"plateau"``: a plateau with no decay left (``plateau_window`` 0: no plateau test);
+    - ``"cap"``: ``max_iterations`` values (at once if it is 0)."""
+
+    fit_nmse: float
+    patience: int
+    plateau_window: int
+    plateau_gain: float
+    lr_decay: float
+    lr_decays: int
+    max_iterations: int
+    losses: list[float] = field(default_factory=list)
+    blocks: list[float] = field(default_factory=list)  # block medians since the last decay
+    decays: int = 0  # how many times the learning rate was lowered so far
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_iterations == 0:
+            self.reason = "cap"
+
+    @classmethod
+    def from_hyperparams(cls, hp: RateRNNHyperparams, max_iterations: int | None = None) -> TrainingSchedule:
+        """The schedule of ``hp``, with its ``max_iterations`` unless one is given."""
+        cap = hp.max_iterations if max_iterations is None else max_iterations
+        return cls(hp.fit_nmse, hp.patience, hp.plateau_window, hp.plateau_gain, hp.lr_decay, hp.lr_decays, cap)
+
+    @property
+    def done(self) -> bool:
+        return self.reason is not None
+
+    @property
+    def train_nmse(self) -> float | None:
+        """The mean of the last ``patience`` values (None before the first)."""
+        recent = self.losses[-self.patience :]
+        return float(np.mean(recent)) if recent else None
+
+    @property
+    def lr_scale(self) -> float:
+        """The factor of the learning rate now."""
+        return self.lr_decay**self.decays
+
+    def add(self, loss: float) -> None:
+        """Records one iteration's training nmse: it may stop training or lower ``lr_scale``."""
+        self.losses.append(loss)
+        if len(self.losses) >= self.patience and self.train_nmse <= self.fit_nmse:
+            self.reason = "fit"
+        elif self._plateau():
+            if self.decays < self.lr_decays:
+                self.decays += 1
+                self.blocks = []
+            else:
+                self.reason = "plateau"
+        if not self.done and len(self.losses) >= self.max_iterations:
+            self.reason = "cap"
+
+    def _plateau(self) -> bool:
+        block = self.plateau_window // 4
+        if block == 0 or len(self.losses) % block:
+            return False
+        self.blocks.append(float(np.median(self.losses[-block:])))
+        before, last = self.blocks[:-4], self.blocks[-4:]
+        return bool(before) and min(last) > (1 - self.plateau_gain) * min(before)
+
+    def summary(self) -> dict[str, Any]:
+        """What the training log records: iterations, final training nmse, learning-rate decays
+        and why it stopped (None: it was stopped otherwise, e.g. by Avalanche's epochs)."""
+        return {"iterations": len(self.losses), "train_nmse": self.train_nmse, "lr_decays": self.decays,
+                "stopped": self.reason}
 
 class RateRNNMethod(Method):
     """Everything of the protocol for the shared rate RNN; subclasses decide what ``learn`` trains."""
@@ -183,21 +347,20 @@ class RateRNNMethod(Method):
         return self.forward(state.to(self.device), ids.to(self.device), n_prep, n_steps, noise_std, generator)
 
     def fit(self, motifs: Sequence[Motif], max_iterations: int | None = None, lr: float | None = None) -> None:
-        """Adam on BPTT over ``motifs`` (all in every batch) until fit or out of iterations
-        (``max_iterations`` and ``lr`` default to the hyperparameters)."""
+        """Adam on BPTT over ``motifs`` (all in every batch), its learning rate lowered and its
+        end decided by the ``TrainingSchedule`` (``max_iterations`` and ``lr`` default to the
+        hyperparameters)."""
         hp = self.hp
-        max_iterations = hp.max_iterations if max_iterations is None else max_iterations
         trainable = self.trainable_parameters(motifs)
         ids = torch.arange(len(motifs), device=self.device).repeat_interleave(hp.batch_size)
         motif_ids = torch.tensor([m.motif_id for m in motifs], device=self.device)[ids]
         n_steps = max(m.n_steps for m in motifs)
         target, mask = _padded_targets(motifs, n_steps, self.device)
         target, weights = target[ids], nmse_weights(target, mask)[ids]
-        optimizer = torch.optim.Adam(trainable, lr=hp.lr if lr is None else lr)
-        recent: list[float] = []
-        iterations = 0
-        while iterations < max_iterations:
-            iterations += 1
+        base_lr = hp.lr if lr is None else lr
+        optimizer = torch.optim.Adam(trainable, lr=base_lr)
+        schedule = TrainingSchedule.from_hyperparams(hp, max_iterations)
+        while not schedule.done:
             y, auxiliary = self.training_trials(motif_ids, n_steps)
             loss = nmse_loss(y, target, weights)
             if auxiliary is not None:
@@ -208,10 +371,9 @@ class RateRNNMethod(Method):
             if hp.grad_clip > 0:
                 nn.utils.clip_grad_norm_(trainable, hp.grad_clip)
             self.take_step(optimizer)
-            recent = (recent + [loss.item()])[-hp.patience :]
-            if len(recent) == hp.patience and np.mean(recent) <= hp.fit_nmse:
-                break
-        self.training_log.append({"iterations": iterations, "train_nmse": float(np.mean(recent)) if recent else None})
+            schedule.add(loss.item())
+            set_learning_rate(optimizer, base_lr * schedule.lr_scale)
+        self.training_log.append(schedule.summary())
 
     def diagnostics(self) -> dict[str, Any]:
         return {"training": self.training_log}
@@ -235,6 +397,11 @@ class RateRNNMethod(Method):
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
 
 def _padded_targets(motifs: Sequence[Motif], n_steps: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

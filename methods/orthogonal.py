@@ -147,19 +147,19 @@ class Orthogonal(RateRNNMethod):
         n_prep, n_steps, trials = self.info.n_prep, motif.n_steps, self.hp.activity_trials
         h0 = self.random_states(trials)
         ids = torch.full((trials,), motif.motif_id, device=self.device)
-        rates: list[torch.Tensor] = []
-        y, _ = self.model.run(h0, self.model.W_in[:, ids].T, n_prep, n_steps, rates_out=rates)
-        presynaptic = torch.stack([torch.tanh(h0)] + rates[:-1], dim=1)  # (trials, S, N): r before each step
+        rates, _ = self.model.rates(h0, self.model.W_in[:, ids].T, n_prep, n_steps)  # (S, trials, N)
+        presynaptic = torch.cat([torch.tanh(h0)[None], rates[:-1]]).transpose(0, 1)  # (trials, S, N): r before each step
+        produced = rates[n_prep:].transpose(0, 1)  # (trials, n_steps, N)
         inputs = torch.zeros(trials, n_prep + n_steps, self.info.n_motifs + 2, device=self.device)
         inputs[:, :, motif.motif_id] = 1.0  # the cue, on throughout
         inputs[:, n_prep:, self.info.n_motifs] = 1.0  # go, during production
         inputs[:, :, -1] = 1.0  # the bias's input
         z = torch.cat([presynaptic, inputs], dim=2)
         self.kernel_right.add(z)
-        self.readout_right.add(torch.stack(rates[n_prep:], dim=1))
+        self.readout_right.add(produced)
         if self.kernel_left is not None:
             self.kernel_left.add(z @ self.kernel().T)
-            self.readout_left.add(y)
+            self.readout_left.add(produced @ self.model.W_out.T)
 
     def take_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Adam's step, then its projection on both sides of each weight block."""

@@ -1,4 +1,5 @@
-"""The shared rate RNN: its fused step is the formula, and the method helpers keep their promises."""
+"""The shared rate RNN: its fused step is the formula, its hand-written backward is the gradient, its
+training schedule decays and stops when it should, and the method helpers keep their promises."""
 
 import math
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from motifbench.baselines.finetune import Finetune
-from motifbench.baselines.rate_rnn import RateRNN
+from motifbench.baselines.rate_rnn import RateRNN, TrainingSchedule, _EulerRates
 from motifbench.evaluator import Evaluator
 from motifbench.method import HyperparameterError
 
@@ -37,6 +38,27 @@ def test_fused_step_is_the_formula():
     torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(h, h_ref, rtol=1e-5, atol=1e-6)
 
+
+
+@pytest.mark.parametrize("low_rank", [False, True])
+@pytest.mark.parametrize("gated", [False, True])
+@pytest.mark.parametrize("n_prep", [0, 2, 6])
+def test_backward_is_the_gradient(low_rank, gated, n_prep):
+    """The hand-written BPTT against finite differences (float64), for every input it differentiates."""
+    g = torch.Generator().manual_seed(0)
+    B, N, rank = 3, 5, 2
+
+    def leaf(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_()
+
+    h0, W, prep_drive, go_drive, U, V = leaf(B, N), leaf(N, N), leaf(B, N), leaf(B, N), leaf(B, N, rank), leaf(B, N, rank)
+    gates = (torch.rand(B, N, generator=g) > 0.3).double() if gated else None
+
+    def rates(h0, W, prep_drive, go_drive, U, V):
+        return _EulerRates.apply(h0, W, prep_drive, go_drive, U if low_rank else None, V if low_rank else None,
+                                 gates, 0.3, n_prep, 6, 0.0, None)
+
+    assert torch.autograd.gradcheck(rates, (h0, W, prep_drive, go_drive, U, V))
 
 def test_zero_steps_give_an_empty_output():
     model = RateRNN(8, 2, 1, gain=1.0, alpha=0.2, generator=torch.Generator().manual_seed(0))
@@ -95,3 +117,59 @@ def test_training_log_records_iterations(method, smoke):
     method.learn(smoke.motifs[0])
     log = method.diagnostics()["training"]
     assert log[0]["iterations"] == 5 and np.isfinite(log[0]["train_nmse"])
+
+
+def schedule(**changes):
+    settings = dict(fit_nmse=0.01, patience=3, plateau_window=8, plateau_gain=0.1, lr_decay=0.5, lr_decays=0,
+                    max_iterations=200)
+    return TrainingSchedule(**{**settings, **changes})
+
+
+def feed(schedule, losses):
+    for loss in losses:
+        schedule.add(loss)
+        if schedule.done:
+            break
+    return schedule
+
+
+def test_schedule_stops_when_fit():
+    fitted = feed(schedule(), [0.5 * 0.5**i for i in range(100)])
+    assert fitted.reason == "fit" and fitted.train_nmse <= 0.01
+    assert len(fitted.losses) == 8  # 0.5**7 .. 0.5**9 average 0.0073; 0.5**6 .. 0.5**8 average 0.0146
+
+
+PLATEAU = [1.0, 1.0, 0.6, 0.6, 0.5, 0.5, 0.4, 0.4] + [0.39] * 100  # blocks of 2: 1.0, 0.6, 0.5, 0.4, 0.39 ...
+
+
+def test_schedule_stops_on_a_plateau():
+    # at 14 losses the best of the last 4 blocks (0.39) is 13% below the best before (0.45);
+    # at 16 it is 2.5% below (0.4)
+    plateau = feed(schedule(), PLATEAU)
+    assert plateau.reason == "plateau" and len(plateau.losses) == 16
+
+
+def test_a_spike_is_no_plateau():
+    falling = [0.9**i for i in range(40)]
+    falling[20:22] = [50.0, 50.0]  # a whole block of spike: its median is high, the window's best is not
+    assert not feed(schedule(), falling).done
+
+
+def test_plateaus_lower_the_learning_rate_before_they_stop():
+    decaying, scales = schedule(lr_decays=2), []
+    for loss in PLATEAU:
+        decaying.add(loss)
+        scales.append(decaying.lr_scale)
+        if decaying.done:
+            break
+    # decays at the first plateau (16 losses) and at the second (26: the test starts afresh and
+    # needs 5 blocks), and stops at the third (36)
+    assert scales == [1.0] * 15 + [0.5] * 10 + [0.25] * 11
+    summary = decaying.summary()
+    assert summary == {"iterations": 36, "train_nmse": pytest.approx(0.39), "lr_decays": 2, "stopped": "plateau"}
+
+
+def test_schedule_cap_and_plateau_test_off():
+    capped = feed(schedule(plateau_window=0), [0.5] * 300)
+    assert capped.reason == "cap" and len(capped.losses) == 200 and capped.lr_scale == 1.0
+    assert schedule(max_iterations=0).done
