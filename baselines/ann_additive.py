@@ -65,6 +65,7 @@ class ANNAdditive(RateRNNMethod):
         self.pretraining = True
         self.fit(repertoire, max_iterations=self.hp.pretrain_iterations)
         self.pretraining = False
+        self.model.requires_grad_(False)  # frozen: training a motif computes no gradient for it
 
     def make_model(self, n_cues: int) -> RateRNN:
         """The shared network needs only its go column: the cues are the motifs' own vectors."""

@@ -103,13 +103,17 @@ class _EulerRates(torch.autograd.Function):
             if gates is not None:
                 grad_h0.mul_(gates)
         presynaptic = rates[:-1]  # r_t, (T, B, N)
-        grad_W = torch.mm(errors.flatten(0, 1).T, presynaptic.flatten(0, 1)).mul_(a)
-        grad_prep, grad_go = errors[:n_prep].sum(0).mul_(a), errors[n_prep:].sum(0).mul_(a)
+        needed = ctx.needs_input_grad
+        grad_W = torch.mm(errors.flatten(0, 1).T, presynaptic.flatten(0, 1)).mul_(a) if needed[1] else None
+        grad_prep = errors[:n_prep].sum(0).mul_(a) if needed[2] else None
+        grad_go = errors[n_prep:].sum(0).mul_(a) if needed[3] else None
         grad_U = grad_V = None
         if U is not None:  # per row b: dU_b = a sum_t e_t (r_t^T V_b), dV_b = a sum_t r_t (e_t^T U_b)
             errors_b, presynaptic_b = errors.transpose(0, 1), presynaptic.transpose(0, 1)  # (B, T, N)
-            grad_U = torch.bmm(errors_b.transpose(1, 2), torch.bmm(presynaptic_b, V)).mul_(a)
-            grad_V = torch.bmm(presynaptic_b.transpose(1, 2), torch.bmm(errors_b, U)).mul_(a)
+            if needed[4]:
+                grad_U = torch.bmm(errors_b.transpose(1, 2), torch.bmm(presynaptic_b, V)).mul_(a)
+            if needed[5]:
+                grad_V = torch.bmm(presynaptic_b.transpose(1, 2), torch.bmm(errors_b, U)).mul_(a)
         return grad_h0, grad_W, grad_prep, grad_go, grad_U, grad_V, None, None, None, None, None, None
 
 
@@ -195,6 +199,9 @@ class RateRNNHyperparams(Settings):
     plateau_gain: float = hyperparameter(
         0.05, "plateau test: least relative drop of the best block median over a window", low=0, high=1
     )
+    plateau_nmse: float = hyperparameter(
+        0.1, "plateau test: only once the training nmse is at most this (above, a stall may yet end)", low=0
+    )
     lr_decay: float = hyperparameter(0.3, "on a plateau the learning rate is multiplied by this", low=0, high=1)
     lr_decays: int = hyperparameter(2, "plateaus met by lowering the learning rate; the next one stops training", low=0)
     init_state_std: float = hyperparameter(1.0, "largest std of the random initial states", low=0)
@@ -209,7 +216,9 @@ class TrainingSchedule:
     The plateau test: every ``plateau_window // 4`` iterations (a block) the median of the block
     is taken (a median, so that a loss spike does not count); training is on a plateau when the
     best block of the last ``plateau_window`` iterations is not ``plateau_gain`` (a fraction)
-    below the best block before them. On a plateau the learning rate is multiplied by
+    below the best block before them, and the last block's median is at most ``plateau_nmse``
+    (a stall at a higher nmse, with the motif not yet produced, may yet end: it is no plateau).
+    On a plateau the learning rate is multiplied by
     ``lr_decay`` (``lr_scale`` is the factor so far) and the test starts afresh, ``lr_decays``
     times; the plateau after that stops training. It stops, with the reason in ``reason``, at
     the first of:
@@ -222,6 +231,7 @@ class TrainingSchedule:
     patience: int
     plateau_window: int
     plateau_gain: float
+    plateau_nmse: float
     lr_decay: float
     lr_decays: int
     max_iterations: int
@@ -238,7 +248,8 @@ class TrainingSchedule:
     def from_hyperparams(cls, hp: RateRNNHyperparams, max_iterations: int | None = None) -> TrainingSchedule:
         """The schedule of ``hp``, with its ``max_iterations`` unless one is given."""
         cap = hp.max_iterations if max_iterations is None else max_iterations
-        return cls(hp.fit_nmse, hp.patience, hp.plateau_window, hp.plateau_gain, hp.lr_decay, hp.lr_decays, cap)
+        return cls(hp.fit_nmse, hp.patience, hp.plateau_window, hp.plateau_gain, hp.plateau_nmse, hp.lr_decay,
+                   hp.lr_decays, cap)
 
     @property
     def done(self) -> bool:
@@ -275,7 +286,8 @@ class TrainingSchedule:
             return False
         self.blocks.append(float(np.median(self.losses[-block:])))
         before, last = self.blocks[:-4], self.blocks[-4:]
-        return bool(before) and min(last) > (1 - self.plateau_gain) * min(before)
+        stalled = bool(before) and min(last) > (1 - self.plateau_gain) * min(before)
+        return stalled and self.blocks[-1] <= self.plateau_nmse
 
     def summary(self) -> dict[str, Any]:
         """What the training log records: iterations, final training nmse, learning-rate decays

@@ -43,8 +43,10 @@ def test_fused_step_is_the_formula():
 @pytest.mark.parametrize("low_rank", [False, True])
 @pytest.mark.parametrize("gated", [False, True])
 @pytest.mark.parametrize("n_prep", [0, 2, 6])
-def test_backward_is_the_gradient(low_rank, gated, n_prep):
-    """The hand-written BPTT against finite differences (float64), for every input it differentiates."""
+@pytest.mark.parametrize("frozen_W", [False, True])
+def test_backward_is_the_gradient(low_rank, gated, n_prep, frozen_W):
+    """The hand-written BPTT against finite differences (float64), for every input it differentiates
+    (with W frozen, as the ANNs' shared network is, it skips W's gradient)."""
     g = torch.Generator().manual_seed(0)
     B, N, rank = 3, 5, 2
 
@@ -53,6 +55,7 @@ def test_backward_is_the_gradient(low_rank, gated, n_prep):
 
     h0, W, prep_drive, go_drive, U, V = leaf(B, N), leaf(N, N), leaf(B, N), leaf(B, N), leaf(B, N, rank), leaf(B, N, rank)
     gates = (torch.rand(B, N, generator=g) > 0.3).double() if gated else None
+    W.requires_grad_(not frozen_W)
 
     def rates(h0, W, prep_drive, go_drive, U, V):
         return _EulerRates.apply(h0, W, prep_drive, go_drive, U if low_rank else None, V if low_rank else None,
@@ -120,8 +123,8 @@ def test_training_log_records_iterations(method, smoke):
 
 
 def schedule(**changes):
-    settings = dict(fit_nmse=0.01, patience=3, plateau_window=8, plateau_gain=0.1, lr_decay=0.5, lr_decays=0,
-                    max_iterations=200)
+    settings = dict(fit_nmse=0.01, patience=3, plateau_window=8, plateau_gain=0.1, plateau_nmse=1.0, lr_decay=0.5,
+                    lr_decays=0, max_iterations=200)
     return TrainingSchedule(**{**settings, **changes})
 
 
@@ -147,6 +150,11 @@ def test_schedule_stops_on_a_plateau():
     # at 16 it is 2.5% below (0.4)
     plateau = feed(schedule(), PLATEAU)
     assert plateau.reason == "plateau" and len(plateau.losses) == 16
+
+
+def test_a_stall_above_plateau_nmse_is_no_plateau():
+    stalled = feed(schedule(plateau_nmse=0.3, max_iterations=100), PLATEAU)
+    assert stalled.reason == "cap" and stalled.lr_scale == 1.0
 
 
 def test_a_spike_is_no_plateau():
