@@ -75,6 +75,7 @@ class _EulerRates(torch.autograd.Function):
     def backward(ctx, grad_rates, grad_h):
         rates, W, U, V, gates = ctx.saved_tensors
         a, n_prep, T = ctx.alpha, ctx.n_prep, len(rates) - 1
+        needed = ctx.needs_input_grad  # h0, W, prep_drive, go_drive, U, V, ...
         slope = (1 - rates * rates).unbind(0)  # dr_t / dh_t
         grad_r = grad_rates.contiguous().unbind(0)  # grad_r[t - 1]: dL/dr_t from the outputs
         scaled_W = a * W
@@ -98,12 +99,11 @@ class _EulerRates(torch.autograd.Function):
             # dL/dh_t = (1 - a) e_t + (1 - r_t^2) * (dL/dr_t + a e_t (W + U V^T))
             through_weights(e[t], into=e[t - 1], add=grad_r[t - 1]).mul_(slope[t]).add_(e[t], alpha=1 - a)
         grad_h0 = None
-        if ctx.needs_input_grad[0]:
+        if needed[0]:
             grad_h0 = through_weights(e[0]).mul_(slope[0]).add_(e[0], alpha=1 - a)
             if gates is not None:
                 grad_h0.mul_(gates)
         presynaptic = rates[:-1]  # r_t, (T, B, N)
-        needed = ctx.needs_input_grad
         grad_W = torch.mm(errors.flatten(0, 1).T, presynaptic.flatten(0, 1)).mul_(a) if needed[1] else None
         grad_prep = errors[:n_prep].sum(0).mul_(a) if needed[2] else None
         grad_go = errors[n_prep:].sum(0).mul_(a) if needed[3] else None
