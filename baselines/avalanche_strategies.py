@@ -54,8 +54,10 @@ restores afterwards, as it does Python's and NumPy's. So a seed fixes R exactly.
 ``import avalanche`` takes seconds: it happens in ``setup``, never when this module is imported
 (``motifbench ls methods`` imports it).
 
-Hyperparameters: those of ``RateRNNHyperparams`` (``rate_rnn.py``) plus ``trials_per_motif``,
-``train_epochs`` and each strategy's own (see its ``Hyperparams``).
+Hyperparameters: those of ``RateRNNHyperparams`` (``rate_rnn.py``; ``avalanche_ewc`` and
+``avalanche_si``, whose penalties hold the training nmse up, turn the plateau test on,
+``plateau_window`` 100) plus ``trials_per_motif``, ``train_epochs`` and each strategy's own
+(see its ``Hyperparams``).
 """
 
 from __future__ import annotations
@@ -73,7 +75,13 @@ import torch
 from torch import nn
 
 from motifbench.avalanche_bridge import NMSELoss, benchmark_from_motif_datasets, motif_dataset, quiet
-from motifbench.baselines.rate_rnn import RateRNNHyperparams, RateRNNMethod, TrainingSchedule, set_learning_rate
+from motifbench.baselines.rate_rnn import (
+    RateRNNHyperparams,
+    RateRNNMethod,
+    TrainingSchedule,
+    plateau_window_setting,
+    set_learning_rate,
+)
 from motifbench.method import MethodCard, StreamInfo, hyperparameter
 from motifbench.streams import Motif
 
@@ -299,6 +307,7 @@ class AvalancheEWCHyperparams(AvalancheHyperparams):
         choices=("separate", "online"),
     )
     decay_factor: float = hyperparameter(1.0, "online mode: F <- decay_factor F_old + F_new", low=0, high=1)
+    plateau_window: int = plateau_window_setting(100)
 
 
 class AvalancheEWC(AvalancheStrategy):
@@ -357,6 +366,7 @@ class AvalancheSIHyperparams(AvalancheHyperparams):
     si_copy_snapshots: bool = hyperparameter(
         True, "copy the plugin's weight snapshots (avalanche 0.6.0 on CPU aliases them: False reproduces that)"
     )
+    plateau_window: int = plateau_window_setting(100)
 
 
 def _copying_si_plugin(si_lambda: float, eps: float) -> Any:

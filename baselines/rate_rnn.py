@@ -184,6 +184,13 @@ class RateRNN(nn.Module):
         return _EulerRates.apply(h, W, prep_drive, go_drive, U, V, gates, self.alpha, n_prep, n_total, noise_std, generator)
 
 
+def plateau_window_setting(default: int) -> int:
+    """The ``plateau_window`` hyperparameter with its default: 0 (no plateau test) for plain
+    training, whose slow fall of the training nmse is real progress, and 100 for methods whose
+    penalty holds the training nmse up for good (``ewc``, ``avalanche_ewc``, ``avalanche_si``)."""
+    return hyperparameter(default, "plateau test: iterations in its window, in 4 blocks (0: no plateau test)", low=0)
+
+
 @dataclass(frozen=True)
 class RateRNNHyperparams(Settings):
     n_hidden: int = hyperparameter(128, "hidden units N", low=1)
@@ -193,9 +200,7 @@ class RateRNNHyperparams(Settings):
     max_iterations: int = hyperparameter(1500, "Adam steps per learned motif at most", low=0)
     fit_nmse: float = hyperparameter(0.01, "early stopping: training nmse at which a motif counts as fit", low=0)
     patience: int = hyperparameter(5, "early stopping: iterations averaged for the fit test", low=1)
-    plateau_window: int = hyperparameter(
-        100, "plateau test: iterations in its window, in 4 blocks (0: no plateau test)", low=0
-    )
+    plateau_window: int = plateau_window_setting(0)
     plateau_gain: float = hyperparameter(
         0.05, "plateau test: least relative drop of the best block median over a window", low=0, high=1
     )
