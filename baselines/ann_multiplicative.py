@@ -60,7 +60,7 @@ class ANNMultiplicative(ANNAdditive):
 
     def low_rank(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(U, V) per row, each (B, N, rank). In training (gradients on) with every row the same
-        motif, each (N, rank): one change of W serves the whole batch, several times faster.
+        motif, each (N, rank): one change of W serves the whole batch (no per-row products).
         Generation keeps the per-row form, whose rows do not depend on what else is in the batch,
         so an old motif's output stays the same bit for bit."""
         params = self.motif_params

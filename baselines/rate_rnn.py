@@ -181,7 +181,9 @@ class RateRNN(nn.Module):
             W = W + low_rank[0] @ low_rank[1].T
         elif low_rank is not None:
             U, V = low_rank
-        return _EulerRates.apply(h, W, prep_drive, go_drive, U, V, gates, self.alpha, n_prep, n_total, noise_std, generator)
+        return _EulerRates.apply(
+            h, W, prep_drive, go_drive, U, V, gates, self.alpha, n_prep, n_total, noise_std, generator
+        )
 
 
 def plateau_window_setting(default: int) -> int:
@@ -417,6 +419,7 @@ class RateRNNMethod(Method):
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Sets every parameter group's learning rate (what the training schedule changes)."""
     for group in optimizer.param_groups:
         group["lr"] = lr
 

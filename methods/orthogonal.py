@@ -148,7 +148,8 @@ class Orthogonal(RateRNNMethod):
         h0 = self.random_states(trials)
         ids = torch.full((trials,), motif.motif_id, device=self.device)
         rates, _ = self.model.rates(h0, self.model.W_in[:, ids].T, n_prep, n_steps)  # (S, trials, N)
-        presynaptic = torch.cat([torch.tanh(h0)[None], rates[:-1]]).transpose(0, 1)  # (trials, S, N): r before each step
+        # (trials, S, N): r before each step
+        presynaptic = torch.cat([torch.tanh(h0)[None], rates[:-1]]).transpose(0, 1)
         produced = rates[n_prep:].transpose(0, 1)  # (trials, n_steps, N)
         inputs = torch.zeros(trials, n_prep + n_steps, self.info.n_motifs + 2, device=self.device)
         inputs[:, :, motif.motif_id] = 1.0  # the cue, on throughout

@@ -3,8 +3,9 @@
 What it measures, on stream ``smooth10-v1`` (seed 0), motif by motif over all 10 motifs:
 
 (a)  motifbench: ``Finetune(fit_nmse=0.0, plateau_window=0, max_iterations=N)`` (early
-     stopping and learning-rate decay off, exactly N Adam steps per motif), set up with ``method.setup(evaluator.info, seed)``; the time is the
-     sum over motifs of ``method.learn(motif)``, the learning phase alone (no tests).
+     stopping and learning-rate decay off, exactly N Adam steps per motif), set up with
+     ``method.setup(evaluator.info, seed)``; the time is the sum over motifs of
+     ``method.learn(motif)``, the learning phase alone (no tests).
 (b)  bare: a plain PyTorch loop in this file, which imports neither ``RateRNN`` nor ``fit``:
      the Euler step written as the formula, h <- h + alpha (-h + W tanh(h) + W_in u + b),
      y = W_out tanh(h), with the same sizes and initialisation (drawn from the same seeded

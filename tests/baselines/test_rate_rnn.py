@@ -53,7 +53,8 @@ def test_backward_is_the_gradient(low_rank, gated, n_prep, frozen_W):
     def leaf(*shape):
         return torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_()
 
-    h0, W, prep_drive, go_drive, U, V = leaf(B, N), leaf(N, N), leaf(B, N), leaf(B, N), leaf(B, N, rank), leaf(B, N, rank)
+    h0, W, prep_drive, go_drive = leaf(B, N), leaf(N, N), leaf(B, N), leaf(B, N)
+    U, V = leaf(B, N, rank), leaf(B, N, rank)
     gates = (torch.rand(B, N, generator=g) > 0.3).double() if gated else None
     W.requires_grad_(not frozen_W)
 
