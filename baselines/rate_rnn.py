@@ -288,6 +288,8 @@ class TrainingSchedule:
             self.reason = "cap"
 
     def _plateau(self) -> bool:
+        """At the end of a block, records its median in ``blocks``; whether training is now on a
+        plateau (see the class docstring). False between block ends and with the test off."""
         block = self.plateau_window // 4
         if block == 0 or len(self.losses) % block:
             return False
