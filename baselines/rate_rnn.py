@@ -37,8 +37,8 @@ from motifbench.streams import Motif
 
 class _EulerRates(torch.autograd.Function):
     """The whole recurrence as one autograd node, with back-propagation through time written by
-    hand: a step is three tensor operations forward and three backward, where autograd records
-    and replays a dozen, and the weight gradients are one matrix product after the loop.
+    hand: a step is three tensor operations forward and four backward, in place, where autograd
+    records and replays a dozen, and the weight gradients are one matrix product after the loop.
 
     For states h_t (B, N), rates r_t = tanh(h_t), gates g (B, N) or 1, per-row low-rank weights
     U_b, V_b (N, rank) or none, drives d_t (B, N) (the preparatory drive for t < n_prep, then
@@ -46,19 +46,21 @@ class _EulerRates(torch.autograd.Function):
 
         h_{t+1} = g * ((1 - a) h_t + a (W r_t + U_b V_b^T r_t + d_t) + n_t),    h_0 <- g * h_0
 
-    ``forward`` returns the rates r_1 .. r_T (T, B, N) and h_T (B, N)."""
+    ``forward`` returns the rates of the last ``n_out`` steps, r_{T-n_out+1} .. r_T (n_out, B, N),
+    and h_T (B, N)."""
 
     @staticmethod
-    def forward(ctx, h0, W, prep_drive, go_drive, U, V, gates, alpha, n_prep, n_total, noise_std, generator):
+    def forward(ctx, h0, W, prep_drive, go_drive, U, V, gates, alpha, n_prep, n_total, n_out, noise_std, generator):
         a = alpha
-        scaled_WT, prep_drive, go_drive = a * W.T, a * prep_drive, a * go_drive
+        scaled_WT = (a * W).T.contiguous()  # row-major: a product with a transposed view is slower
+        prep_drive, go_drive = a * prep_drive, a * go_drive
         scaled_U = None if U is None else a * U
         rates = h0.new_empty(n_total + 1, *h0.shape)  # rates[t] = r_t
         r = rates.unbind(0)
-        h = h0 if gates is None else h0 * gates
+        h = h0.clone() if gates is None else h0 * gates  # updated in place below
         torch.tanh(h, out=r[0])
         for t in range(n_total):
-            h = torch.addmm(prep_drive if t < n_prep else go_drive, r[t], scaled_WT).add_(h, alpha=1 - a)
+            h.addmm_(r[t], scaled_WT, beta=1 - a).add_(prep_drive if t < n_prep else go_drive)
             if U is not None:
                 h.add_(torch.bmm(torch.bmm(r[t].unsqueeze(1), V), scaled_U.transpose(1, 2)).squeeze(1))
             if noise_std > 0:
@@ -68,7 +70,7 @@ class _EulerRates(torch.autograd.Function):
             torch.tanh(h, out=r[t + 1])
         ctx.save_for_backward(rates, W, U, V, gates)
         ctx.alpha, ctx.n_prep = a, n_prep
-        return rates[1:], h
+        return rates[n_total + 1 - n_out :], h
 
     @staticmethod
     @once_differentiable
@@ -76,31 +78,42 @@ class _EulerRates(torch.autograd.Function):
         rates, W, U, V, gates = ctx.saved_tensors
         a, n_prep, T = ctx.alpha, ctx.n_prep, len(rates) - 1
         needed = ctx.needs_input_grad  # h0, W, prep_drive, go_drive, U, V, ...
-        slope = (1 - rates * rates).unbind(0)  # dr_t / dh_t
-        grad_r = grad_rates.contiguous().unbind(0)  # grad_r[t - 1]: dL/dr_t from the outputs
+        r = rates.unbind(0)
         scaled_W = a * W
         scaled_U = None if U is None else a * U
+        one, slope = torch.ones_like(grad_h), torch.empty_like(grad_h)
 
-        def through_weights(e: torch.Tensor, into: torch.Tensor | None = None, add: torch.Tensor | None = None):
-            """a e (W + U_b V_b^T) for e (B, N) = dL/d(pre-activation): dL/dr of the step before."""
-            out = torch.mm(e, scaled_W, out=into) if add is None else torch.addmm(add, e, scaled_W, out=into)
+        def to_state(grad: torch.Tensor, t: int, later: torch.Tensor) -> torch.Tensor:
+            """In place, dL/dr_t -> dL/dh_t = (1 - r_t^2) dL/dr_t + (1 - a) ``later`` (= g dL/dh_{t+1})."""
+            torch.addcmul(one, r[t], r[t], value=-1, out=slope)
+            return grad.mul_(slope).add_(later, alpha=1 - a)
+
+        def through_weights(e: torch.Tensor, into: torch.Tensor | None = None) -> torch.Tensor:
+            """a e (W + U_b V_b^T) for e (B, N) = g dL/dh_{t+1}, added to ``into`` in place if given."""
+            out = torch.mm(e, scaled_W) if into is None else into.addmm_(e, scaled_W)
             if U is not None:
                 out.add_(torch.bmm(torch.bmm(e.unsqueeze(1), scaled_U), V.transpose(1, 2)).squeeze(1))
             return out
 
-        errors = torch.empty_like(rates[1:])  # errors[t] = g * dL/dh_{t+1}
+        # errors[t - 1] starts as dL/dr_t from the outputs (0 before the last n_out steps) and
+        # becomes g * dL/dh_t, t = 1 .. T
+        errors = torch.empty_like(rates[1:])
+        n_silent = T - len(grad_rates)
+        errors[:n_silent].zero_()
+        errors[n_silent:].copy_(grad_rates)
         e = errors.unbind(0)
-        torch.addcmul(grad_h, slope[T], grad_r[T - 1], out=e[T - 1])
+        torch.addcmul(one, r[T], r[T], value=-1, out=slope)
+        e[T - 1].mul_(slope).add_(grad_h)
         for t in range(T - 1, -1, -1):
             if gates is not None:
                 e[t].mul_(gates)
             if t == 0:
                 break
             # dL/dh_t = (1 - a) e_t + (1 - r_t^2) * (dL/dr_t + a e_t (W + U V^T))
-            through_weights(e[t], into=e[t - 1], add=grad_r[t - 1]).mul_(slope[t]).add_(e[t], alpha=1 - a)
+            to_state(through_weights(e[t], into=e[t - 1]), t, e[t])
         grad_h0 = None
         if needed[0]:
-            grad_h0 = through_weights(e[0]).mul_(slope[0]).add_(e[0], alpha=1 - a)
+            grad_h0 = to_state(through_weights(e[0]), 0, e[0])
             if gates is not None:
                 grad_h0.mul_(gates)
         presynaptic = rates[:-1]  # r_t, (T, B, N)
@@ -114,7 +127,7 @@ class _EulerRates(torch.autograd.Function):
                 grad_U = torch.bmm(errors_b.transpose(1, 2), torch.bmm(presynaptic_b, V)).mul_(a)
             if needed[5]:
                 grad_V = torch.bmm(presynaptic_b.transpose(1, 2), torch.bmm(errors_b, U)).mul_(a)
-        return grad_h0, grad_W, grad_prep, grad_go, grad_U, grad_V, None, None, None, None, None, None
+        return grad_h0, grad_W, grad_prep, grad_go, grad_U, grad_V, None, None, None, None, None, None, None
 
 
 class RateRNN(nn.Module):
@@ -148,8 +161,8 @@ class RateRNN(nn.Module):
             ) -> tuple[torch.Tensor, torch.Tensor]:
         """The output of the production (B, n_steps, d_out) and h at the end (B, N); the further
         arguments are those of ``rates``."""
-        rates, h = self.rates(h, cue, n_prep, n_steps, *args, **kwargs)
-        return (rates[n_prep:] @ self.W_out.T).transpose(0, 1).contiguous(), h
+        rates, h = self.rates(h, cue, n_prep, n_steps, *args, production_only=True, **kwargs)
+        return (rates @ self.W_out.T).transpose(0, 1).contiguous(), h
 
     def rates(
         self,
@@ -162,16 +175,19 @@ class RateRNN(nn.Module):
         gates: torch.Tensor | None = None,
         low_rank: tuple[torch.Tensor, torch.Tensor] | None = None,
         prep_cue: torch.Tensor | None = None,
+        production_only: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The dynamics for given input vectors ``cue`` (B, N); the go input is W_in's last column.
-        Returns the rates after every step, preparation included (n_prep + n_steps, B, N), and h
-        at the end (B, N).
+        Returns the rates after every step, preparation included (n_prep + n_steps, B, N), or
+        after the production's steps alone (n_steps, B, N) if ``production_only``, and h at the
+        end (B, N).
 
         ``gates`` (B, N), if given, multiplies the state at the start and after every step
         (units gated to 0 are silent: their rate is 0). ``low_rank`` = (U, V), each (B, N, r),
         adds U_b V_b^T to row b's recurrent weights; each (N, r), it adds U V^T to every row's.
         ``prep_cue`` (B, N), if given, replaces ``cue`` during the preparatory period."""
         n_total = n_prep + n_steps
+        n_out = n_steps if production_only else n_total
         if n_total == 0:
             return h.new_zeros(0, *h.shape), h if gates is None else h * gates
         prep_drive = (cue if prep_cue is None else prep_cue) + self.b
@@ -182,7 +198,7 @@ class RateRNN(nn.Module):
         elif low_rank is not None:
             U, V = low_rank
         return _EulerRates.apply(
-            h, W, prep_drive, go_drive, U, V, gates, self.alpha, n_prep, n_total, noise_std, generator
+            h, W, prep_drive, go_drive, U, V, gates, self.alpha, n_prep, n_total, n_out, noise_std, generator
         )
 
 

@@ -44,9 +44,11 @@ def test_fused_step_is_the_formula():
 @pytest.mark.parametrize("gated", [False, True])
 @pytest.mark.parametrize("n_prep", [0, 2, 6])
 @pytest.mark.parametrize("frozen_W", [False, True])
-def test_backward_is_the_gradient(low_rank, gated, n_prep, frozen_W):
+@pytest.mark.parametrize("n_out", [6, 3])
+def test_backward_is_the_gradient(low_rank, gated, n_prep, frozen_W, n_out):
     """The hand-written BPTT against finite differences (float64), for every input it differentiates
-    (with W frozen, as the ANNs' shared network is, it skips W's gradient)."""
+    (with W frozen, as the ANNs' shared network is, it skips W's gradient), with the rates of every
+    step or of the last 3 alone as its output."""
     g = torch.Generator().manual_seed(0)
     B, N, rank = 3, 5, 2
 
@@ -60,7 +62,7 @@ def test_backward_is_the_gradient(low_rank, gated, n_prep, frozen_W):
 
     def rates(h0, W, prep_drive, go_drive, U, V):
         return _EulerRates.apply(h0, W, prep_drive, go_drive, U if low_rank else None, V if low_rank else None,
-                                 gates, 0.3, n_prep, 6, 0.0, None)
+                                 gates, 0.3, n_prep, 6, n_out, 0.0, None)
 
     assert torch.autograd.gradcheck(rates, (h0, W, prep_drive, go_drive, U, V))
 
