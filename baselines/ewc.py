@@ -16,7 +16,8 @@ outputs, which is unbiased for it. Unlike the squared gradient of the batch-mean
 on the residual. Trials start from the same random initial states as training.
 
 Hyperparameters: those of ``RateRNNHyperparams`` (``rate_rnn.py``, with ``max_iterations``
-800 and the plateau test on, ``plateau_window`` 100: the penalty holds the training nmse up)
+800 and the plateau test on at any nmse, ``plateau_window`` 100 and ``plateau_nmse`` 0: the
+penalty holds the training nmse up)
 plus ``ewc_lambda``, ``decay`` and ``fisher_trials``. On smooth10-v1 (seed 0) lambda = 30
 learned better but forgot more (plasticity 0.92, forgetting 0.35), lambda = 1000 the reverse
 (0.60, 0.07); 100 keeps plasticity above 0.9 with forgetting near 0.1.
@@ -30,7 +31,12 @@ from typing import Any
 
 import torch
 
-from motifbench.baselines.rate_rnn import RateRNNHyperparams, RateRNNMethod, plateau_window_setting
+from motifbench.baselines.rate_rnn import (
+    RateRNNHyperparams,
+    RateRNNMethod,
+    plateau_nmse_setting,
+    plateau_window_setting,
+)
 from motifbench.method import MethodCard, StreamInfo, hyperparameter
 from motifbench.streams import Motif
 
@@ -44,6 +50,7 @@ class EWCHyperparams(RateRNNHyperparams):
     decay: float = hyperparameter(1.0, "online EWC: F* <- decay F* + F_k", low=0, high=1)
     fisher_trials: int = hyperparameter(32, "trials (batch of 1 each) in each motif's Fisher estimate", low=1)
     plateau_window: int = plateau_window_setting(100)
+    plateau_nmse: float = plateau_nmse_setting(0.0)
 
 
 class EWC(RateRNNMethod):

@@ -205,8 +205,17 @@ class RateRNN(nn.Module):
 def plateau_window_setting(default: int) -> int:
     """The ``plateau_window`` hyperparameter with its default: 0 (no plateau test) for plain
     training, whose slow fall of the training nmse is real progress, and 100 for methods whose
-    penalty holds the training nmse up for good (``ewc``, ``avalanche_ewc``, ``avalanche_si``)."""
+    penalty or constraint holds the training nmse up for good (``ewc``, ``context_gating``,
+    ``orthogonal``, ``owm``, ``avalanche_si``)."""
     return hyperparameter(default, "plateau test: iterations in its window, in 4 blocks (0: no plateau test)", low=0)
+
+
+def plateau_nmse_setting(default: float) -> float:
+    """The ``plateau_nmse`` hyperparameter with its default: 0.1 for plain training, whose stall
+    above it may yet end, and 0 (at any nmse) where a constraint holds the training nmse up."""
+    return hyperparameter(
+        default, "plateau test: only once the training nmse is at most this (0: at any nmse)", low=0
+    )
 
 
 @dataclass(frozen=True)
@@ -222,9 +231,7 @@ class RateRNNHyperparams(Settings):
     plateau_gain: float = hyperparameter(
         0.05, "plateau test: least relative drop of the best block median over a window", low=0, high=1
     )
-    plateau_nmse: float = hyperparameter(
-        0.1, "plateau test: only once the training nmse is at most this (above, a stall may yet end)", low=0
-    )
+    plateau_nmse: float = plateau_nmse_setting(0.1)
     lr_decay: float = hyperparameter(0.3, "on a plateau the learning rate is multiplied by this", low=0, high=1)
     lr_decays: int = hyperparameter(2, "plateaus met by lowering the learning rate; the next one stops training", low=0)
     init_state_std: float = hyperparameter(1.0, "largest std of the random initial states", low=0)
@@ -240,7 +247,8 @@ class TrainingSchedule:
     is taken (a median, so that a loss spike does not count); training is on a plateau when the
     best block of the last ``plateau_window`` iterations is not ``plateau_gain`` (a fraction)
     below the best block before them, and the last block's median is at most ``plateau_nmse``
-    (a stall at a higher nmse, with the motif not yet produced, may yet end: it is no plateau).
+    (a stall at a higher nmse, with the motif not yet produced, may yet end: it is no plateau;
+    ``plateau_nmse`` 0 sets no such limit).
     On a plateau the learning rate is multiplied by
     ``lr_decay`` (``lr_scale`` is the factor so far) and the test starts afresh, ``lr_decays``
     times; the plateau after that stops training. It stops, with the reason in ``reason``, at
@@ -312,13 +320,14 @@ class TrainingSchedule:
         self.blocks.append(float(np.median(self.losses[-block:])))
         before, last = self.blocks[:-4], self.blocks[-4:]
         stalled = bool(before) and min(last) > (1 - self.plateau_gain) * min(before)
-        return stalled and self.blocks[-1] <= self.plateau_nmse
+        return stalled and (self.plateau_nmse == 0 or self.blocks[-1] <= self.plateau_nmse)
 
     def summary(self) -> dict[str, Any]:
         """What the training log records: iterations, final training nmse, learning-rate decays
         and why it stopped (None: it was stopped otherwise, e.g. by Avalanche's epochs)."""
         return {"iterations": len(self.losses), "train_nmse": self.train_nmse, "lr_decays": self.decays,
                 "stopped": self.reason}
+
 
 class RateRNNMethod(Method):
     """Everything of the protocol for the shared rate RNN; subclasses decide what ``learn`` trains."""

@@ -24,6 +24,12 @@ preparation and production) and updates every projector P of a space (all start 
 - ``gpm`` (hard): a basis M of the recorded vectors, extended after each motif by the fewest
   left singular vectors of their part outside M that bring the energy kept to
   ``gpm_threshold``; P = I - M M^T. Right only.
+
+Hyperparameters: those of ``RateRNNHyperparams`` (``rate_rnn.py``) plus ``mode``, ``alpha``,
+``gpm_threshold`` and ``activity_trials``. The projection holds the training nmse up, so the
+plateau test is on at any nmse (``plateau_window`` 100, ``plateau_nmse`` 0) for ``duncker``
+and ``owm``, which ran every motif of steps10-v1 to the cap without it; ``gpm``, whose motifs
+mostly reach ``fit_nmse``, keeps it off.
 """
 
 from __future__ import annotations
@@ -34,7 +40,12 @@ from typing import Any
 
 import torch
 
-from motifbench.baselines.rate_rnn import RateRNNHyperparams, RateRNNMethod
+from motifbench.baselines.rate_rnn import (
+    RateRNNHyperparams,
+    RateRNNMethod,
+    plateau_nmse_setting,
+    plateau_window_setting,
+)
 from motifbench.method import MethodCard, StreamInfo, hyperparameter
 from motifbench.streams import Motif
 
@@ -53,6 +64,8 @@ class OrthogonalHyperparams(RateRNNHyperparams):
     alpha: float = hyperparameter(1e-3, "duncker and owm: variance below which a direction stays free", low=1e-12)
     gpm_threshold: float = hyperparameter(0.97, "gpm: fraction of the activity's energy its basis keeps", low=0, high=1)
     activity_trials: int = hyperparameter(64, "trials recorded after each motif to update the projectors", low=1)
+    plateau_window: int = plateau_window_setting(100)
+    plateau_nmse: float = plateau_nmse_setting(0.0)
 
 
 class Projector:
@@ -192,6 +205,7 @@ class OWMHyperparams(OrthogonalHyperparams):
 @dataclass(frozen=True)
 class GPMHyperparams(OrthogonalHyperparams):
     mode: str = mode_setting("gpm")
+    plateau_window: int = plateau_window_setting(0)
 
 
 class OWM(Orthogonal):

@@ -160,6 +160,12 @@ def test_a_stall_above_plateau_nmse_is_no_plateau():
     assert stalled.reason == "cap" and stalled.lr_scale == 1.0
 
 
+def test_plateau_nmse_0_sets_no_limit():
+    high = [10 * loss for loss in PLATEAU]  # the same plateau at nmse 3.9
+    assert feed(schedule(plateau_nmse=1.0, max_iterations=100), high).reason == "cap"
+    assert feed(schedule(plateau_nmse=0.0), high).reason == "plateau"
+
+
 def test_a_spike_is_no_plateau():
     falling = [0.9**i for i in range(40)]
     falling[20:22] = [50.0, 50.0]  # a whole block of spike: its median is high, the window's best is not
