@@ -9,8 +9,8 @@ the leaderboard reads them) it sums, over the seeds:
   training log; 0 for the others), and how many of those entries stopped at their cap.
 
 With ``--against OLD`` it prints OLD's core-hours beside them and the ratio, per method and in
-total over the (stream, method) pairs that RESULTS has, e.g. a regenerated board against the
-committed one:
+total, over the (stream, method, seed) runs that both folders have, e.g. a regenerated board
+against the committed one:
 
     .venv/bin/python scripts/board_cost.py NEW_RESULTS --against leaderboard/results
 
@@ -37,20 +37,34 @@ def training_entries(record: dict[str, Any]) -> list[dict[str, Any]]:
     return [entry for entry in entries or [] if isinstance(entry, dict)]
 
 
-def costs(results: Path) -> dict[tuple[str, str], dict[str, float]]:
-    """Per (stream, method): runs, core_hours, iterations and at_cap (entries that stopped at the cap)."""
+def costs(results: Path, runs: set[tuple[str, str, int]] | None = None) -> dict[tuple[str, str], dict[str, float]]:
+    """Per (stream, method): runs, core_hours, iterations and at_cap (entries that stopped at the
+    cap), over the records of ``runs`` (stream, method, seed) only if given."""
     table: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: dict(runs=0, core_hours=0.0, iterations=0,
                                                                              at_cap=0))
     for method_folder in sorted(path for path in results.glob("*/*") if path.is_dir()):
         for path in default_records(method_folder):
             record = read_record(path)
-            row = table[(record["stream"]["name"], record["method"]["name"])]
+            key = (record["stream"]["name"], record["method"]["name"])
+            if runs is not None and (*key, record["seed"]) not in runs:
+                continue
+            row = table[key]
             row["runs"] += 1
             row["core_hours"] += float(record["timings"]["total"]) / 3600
             entries = training_entries(record)
             row["iterations"] += sum(int(entry.get("iterations") or 0) for entry in entries)
             row["at_cap"] += sum(1 for entry in entries if entry.get("stopped") == "cap")
     return dict(table)
+
+
+def seeds(results: Path) -> set[tuple[str, str, int]]:
+    """The (stream, method, seed) of every default-settings record under ``results``."""
+    found = set()
+    for method_folder in results.glob("*/*"):
+        for path in default_records(method_folder):
+            record = read_record(path)
+            found.add((record["stream"]["name"], record["method"]["name"], record["seed"]))
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,13 +77,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"board_cost: {folder} is not a folder", file=sys.stderr)
             return 2
     try:
-        new = costs(args.results)
-        old = costs(args.against) if args.against else {}
+        both = None
+        if args.against:
+            both = seeds(args.results) & seeds(args.against)
+        new = costs(args.results, both)
+        old = costs(args.against, both) if args.against else {}
     except RecordError as error:
         print(f"board_cost: {error}", file=sys.stderr)
         return 2
     if not new:
-        print(f"board_cost: no records under {args.results}", file=sys.stderr)
+        print(f"board_cost: no records under {args.results}" + (" that OLD has too" if args.against else ""),
+              file=sys.stderr)
         return 2
     rows, total_new, total_old = [], 0.0, 0.0
     for key in sorted(new):
