@@ -6,7 +6,8 @@ the leaderboard reads them) it sums, over the seeds:
 - core-hours: the records' ``timings.total`` (wall seconds from the method's setup to the end
   of the evaluation; runs use one thread, so wall seconds are core-seconds) / 3600;
 - iterations: the ``iterations`` of every entry of ``diagnostics.training`` (the SGD methods'
-  training log; 0 for the others), and how many of those entries stopped at their cap.
+  training log; 0 for the others), and how many of those entries ran to the method's
+  ``max_iterations``.
 
 With ``--against OLD`` it prints OLD's core-hours beside them and the ratio, per method and in
 total, over the (stream, method, seed) runs that both folders have, e.g. a regenerated board
@@ -32,39 +33,49 @@ from motifbench.results import RecordError, default_records, read_record
 
 
 def training_entries(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The record's training log, ``diagnostics.training`` (one entry per training phase)."""
     diagnostics = record.get("diagnostics")
     entries = diagnostics.get("training") if isinstance(diagnostics, dict) else None
     return [entry for entry in entries or [] if isinstance(entry, dict)]
 
 
-def costs(results: Path, runs: set[tuple[str, str, int]] | None = None) -> dict[tuple[str, str], dict[str, float]]:
-    """Per (stream, method): runs, core_hours, iterations and at_cap (entries that stopped at the
-    cap), over the records of ``runs`` (stream, method, seed) only if given."""
-    table: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: dict(runs=0, core_hours=0.0, iterations=0,
-                                                                             at_cap=0))
+def core_hours(record: dict[str, Any]) -> float:
+    return float(record["timings"]["total"]) / 3600
+
+
+def iterations(record: dict[str, Any]) -> int:
+    return sum(int(entry.get("iterations") or 0) for entry in training_entries(record))
+
+
+def at_cap(record: dict[str, Any]) -> tuple[int, int]:
+    """(entries whose iterations equal the method's ``max_iterations``, entries); a pre-training
+    entry, capped by ``pretrain_iterations`` instead, is never at cap."""
+    cap = record["method"].get("hyperparameters", {}).get("max_iterations")
+    entries = training_entries(record)
+    return sum(1 for entry in entries if cap is not None and entry.get("iterations") == cap), len(entries)
+
+
+def records(results: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Every default-settings record under ``results``, by (stream, method, seed)."""
+    found = {}
     for method_folder in sorted(path for path in results.glob("*/*") if path.is_dir()):
         for path in default_records(method_folder):
             record = read_record(path)
-            key = (record["stream"]["name"], record["method"]["name"])
-            if runs is not None and (*key, record["seed"]) not in runs:
-                continue
-            row = table[key]
-            row["runs"] += 1
-            row["core_hours"] += float(record["timings"]["total"]) / 3600
-            entries = training_entries(record)
-            row["iterations"] += sum(int(entry.get("iterations") or 0) for entry in entries)
-            row["at_cap"] += sum(1 for entry in entries if entry.get("stopped") == "cap")
-    return dict(table)
-
-
-def seeds(results: Path) -> set[tuple[str, str, int]]:
-    """The (stream, method, seed) of every default-settings record under ``results``."""
-    found = set()
-    for method_folder in results.glob("*/*"):
-        for path in default_records(method_folder):
-            record = read_record(path)
-            found.add((record["stream"]["name"], record["method"]["name"], record["seed"]))
+            found[(record["stream"]["name"], record["method"]["name"], record["seed"])] = record
     return found
+
+
+def costs(runs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:
+    """Per (stream, method) of ``runs`` (records): runs, core_hours, iterations and at_cap."""
+    table: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: dict(runs=0, core_hours=0.0, iterations=0,
+                                                                             at_cap=0))
+    for record in runs:
+        row = table[(record["stream"]["name"], record["method"]["name"])]
+        row["runs"] += 1
+        row["core_hours"] += core_hours(record)
+        row["iterations"] += iterations(record)
+        row["at_cap"] += at_cap(record)[0]
+    return dict(table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,14 +88,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"board_cost: {folder} is not a folder", file=sys.stderr)
             return 2
     try:
-        both = None
-        if args.against:
-            both = seeds(args.results) & seeds(args.against)
-        new = costs(args.results, both)
-        old = costs(args.against, both) if args.against else {}
+        new_runs = records(args.results)
+        old_runs = records(args.against) if args.against else {}
     except RecordError as error:
         print(f"board_cost: {error}", file=sys.stderr)
         return 2
+    both = new_runs.keys() & old_runs.keys() if args.against else new_runs.keys()
+    new = costs([new_runs[key] for key in sorted(both)])
+    old = costs([old_runs[key] for key in sorted(both)]) if args.against else {}
     if not new:
         print(f"board_cost: no records under {args.results}" + (" that OLD has too" if args.against else ""),
               file=sys.stderr)

@@ -69,7 +69,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from run_info import command_line, git_commit, nproc  # scripts/ is on sys.path when a script runs
+import board_cost  # scripts/ is on sys.path when a script runs
+from run_info import command_line, git_commit, nproc
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "scripts" / "results" / "training_cost.md"
@@ -227,23 +228,15 @@ class Pool:
 # --- what a record says -------------------------------------------------------------------------------------
 
 def core_hours(run: Run) -> float:
-    return float(run.record["timings"]["total"]) / 3600.0
-
-
-def training(run: Run) -> list[dict[str, Any]]:
-    entries = (run.record.get("diagnostics") or {}).get("training") or []
-    return [entry for entry in entries if isinstance(entry, dict)]
+    return board_cost.core_hours(run.record)
 
 
 def iterations(run: Run) -> int:
-    return sum(int(entry.get("iterations", 0)) for entry in training(run))
+    return board_cost.iterations(run.record)
 
 
 def at_cap(run: Run) -> tuple[int, int]:
-    """(entries whose iterations equal max_iterations, entries)."""
-    cap = run.record["method"].get("hyperparameters", {}).get("max_iterations")
-    entries = training(run)
-    return sum(1 for entry in entries if cap is not None and entry.get("iterations") == cap), len(entries)
+    return board_cost.at_cap(run.record)
 
 
 def score(run: Run, name: str) -> str:
