@@ -83,10 +83,11 @@ class _EulerRates(torch.autograd.Function):
         scaled_U = None if U is None else a * U
         one, slope = torch.ones_like(grad_h), torch.empty_like(grad_h)
 
-        def to_state(grad: torch.Tensor, t: int, later: torch.Tensor) -> torch.Tensor:
-            """In place, dL/dr_t -> dL/dh_t = (1 - r_t^2) dL/dr_t + (1 - a) ``later`` (= g dL/dh_{t+1})."""
+        def to_state(grad: torch.Tensor, t: int, later: torch.Tensor, weight: float = 1 - a) -> torch.Tensor:
+            """In place, dL/dr_t -> dL/dh_t = (1 - r_t^2) dL/dr_t + ``weight`` ``later``: (1 - a) g dL/dh_{t+1},
+            or at t = T the gradient of h_T itself with weight 1."""
             torch.addcmul(one, r[t], r[t], value=-1, out=slope)
-            return grad.mul_(slope).add_(later, alpha=1 - a)
+            return grad.mul_(slope).add_(later, alpha=weight)
 
         def through_weights(e: torch.Tensor, into: torch.Tensor | None = None) -> torch.Tensor:
             """a e (W + U_b V_b^T) for e (B, N) = g dL/dh_{t+1}, added to ``into`` in place if given."""
@@ -102,8 +103,7 @@ class _EulerRates(torch.autograd.Function):
         errors[:n_silent].zero_()
         errors[n_silent:].copy_(grad_rates)
         e = errors.unbind(0)
-        torch.addcmul(one, r[T], r[T], value=-1, out=slope)
-        e[T - 1].mul_(slope).add_(grad_h)
+        to_state(e[T - 1], T, grad_h, weight=1.0)
         for t in range(T - 1, -1, -1):
             if gates is not None:
                 e[t].mul_(gates)
