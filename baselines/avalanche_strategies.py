@@ -55,11 +55,11 @@ restores afterwards, as it does Python's and NumPy's. So a seed fixes R exactly.
 (``motifbench ls methods`` imports it).
 
 Hyperparameters: those of ``RateRNNHyperparams`` (``rate_rnn.py``; ``avalanche_si``, whose
-penalty holds the training nmse up, turns the plateau test on, ``plateau_window`` 100) plus
-``trials_per_motif``, ``train_epochs`` and each strategy's own (see its ``Hyperparams``).
-``avalanche_ewc`` keeps the plateau test off: its importances are squared batch gradients,
-which shrink as a motif is fit better, so with the test's learning-rate decays it fit each
-motif of steps10-v1 better (plasticity 0.955 against 0.884, seeds 0-2) but forgot far more
+penalty holds the training nmse up, has the plateau test on at any nmse, ``plateau_nmse`` 0 and
+``plateau_gain`` 0.05) plus ``trials_per_motif``, ``train_epochs`` and each strategy's own (see
+its ``Hyperparams``). ``avalanche_ewc`` has the plateau test off: its importances are squared
+batch gradients, which shrink as a motif is fit better, so with the test's learning-rate decays
+it fit each motif of steps10-v1 better (plasticity 0.955 against 0.884, seeds 0-2) but forgot far more
 (final_r2 -0.32 against 0.41); stopping at the first plateau without them
 (``lr_decays`` 0) cut its iterations by two thirds but stopped too early (plasticity 0.70).
 """
@@ -80,9 +80,12 @@ from torch import nn
 
 from motifbench.avalanche_bridge import NMSELoss, benchmark_from_motif_datasets, motif_dataset, quiet
 from motifbench.baselines.rate_rnn import (
+    HELD_UP_PLATEAU_GAIN,
     RateRNNHyperparams,
     RateRNNMethod,
     TrainingSchedule,
+    plateau_gain_setting,
+    plateau_nmse_setting,
     plateau_window_setting,
     set_learning_rate,
 )
@@ -311,6 +314,7 @@ class AvalancheEWCHyperparams(AvalancheHyperparams):
         choices=("separate", "online"),
     )
     decay_factor: float = hyperparameter(1.0, "online mode: F <- decay_factor F_old + F_new", low=0, high=1)
+    plateau_window: int = plateau_window_setting(0)
 
 
 class AvalancheEWC(AvalancheStrategy):
@@ -369,7 +373,8 @@ class AvalancheSIHyperparams(AvalancheHyperparams):
     si_copy_snapshots: bool = hyperparameter(
         True, "copy the plugin's weight snapshots (avalanche 0.6.0 on CPU aliases them: False reproduces that)"
     )
-    plateau_window: int = plateau_window_setting(100)
+    plateau_gain: float = plateau_gain_setting(HELD_UP_PLATEAU_GAIN)
+    plateau_nmse: float = plateau_nmse_setting(0.0)
 
 
 def _copying_si_plugin(si_lambda: float, eps: float) -> Any:

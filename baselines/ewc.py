@@ -16,7 +16,7 @@ outputs, which is unbiased for it. Unlike the squared gradient of the batch-mean
 on the residual. Trials start from the same random initial states as training.
 
 Hyperparameters: those of ``RateRNNHyperparams`` (``rate_rnn.py``, with ``max_iterations``
-800 and the plateau test on at any nmse, ``plateau_window`` 100 and ``plateau_nmse`` 0: the
+800 and the plateau test on at any nmse, ``plateau_nmse`` 0 and ``plateau_gain`` 0.05: the
 penalty holds the training nmse up)
 plus ``ewc_lambda``, ``decay`` and ``fisher_trials``. On smooth10-v1 (seed 0) lambda = 30
 learned better but forgot more (plasticity 0.92, forgetting 0.35), lambda = 1000 the reverse
@@ -32,10 +32,11 @@ from typing import Any
 import torch
 
 from motifbench.baselines.rate_rnn import (
+    HELD_UP_PLATEAU_GAIN,
     RateRNNHyperparams,
     RateRNNMethod,
+    plateau_gain_setting,
     plateau_nmse_setting,
-    plateau_window_setting,
 )
 from motifbench.method import MethodCard, StreamInfo, hyperparameter
 from motifbench.streams import Motif
@@ -49,7 +50,7 @@ class EWCHyperparams(RateRNNHyperparams):
     )
     decay: float = hyperparameter(1.0, "online EWC: F* <- decay F* + F_k", low=0, high=1)
     fisher_trials: int = hyperparameter(32, "trials (batch of 1 each) in each motif's Fisher estimate", low=1)
-    plateau_window: int = plateau_window_setting(100)
+    plateau_gain: float = plateau_gain_setting(HELD_UP_PLATEAU_GAIN)
     plateau_nmse: float = plateau_nmse_setting(0.0)
 
 

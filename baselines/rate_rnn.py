@@ -203,19 +203,29 @@ class RateRNN(nn.Module):
 
 
 def plateau_window_setting(default: int) -> int:
-    """The ``plateau_window`` hyperparameter with its default: 0 (no plateau test) for plain
-    training, whose slow fall of the training nmse is real progress, and 100 for methods whose
-    penalty or constraint holds the training nmse up for good (``ewc``, ``context_gating``,
-    ``orthogonal``, ``owm``, ``avalanche_si``)."""
+    """The ``plateau_window`` hyperparameter with its default: 100, but 0 (no plateau test) for
+    ``avalanche_ewc``, whose importances shrink as a motif is fit better."""
     return hyperparameter(default, "plateau test: iterations in its window, in 4 blocks (0: no plateau test)", low=0)
+
+
+def plateau_gain_setting(default: float) -> float:
+    """The ``plateau_gain`` hyperparameter with its default: 0.1 for plain training, 0.05 where a
+    penalty or constraint holds the training nmse up (``HELD_UP_PLATEAU_GAIN``)."""
+    return hyperparameter(
+        default, "plateau test: least relative drop of the best block median over a window", low=0, high=1
+    )
 
 
 def plateau_nmse_setting(default: float) -> float:
     """The ``plateau_nmse`` hyperparameter with its default: 0.1 for plain training, whose stall
-    above it may yet end, and 0 (at any nmse) where a constraint holds the training nmse up."""
+    above it may yet end, and 0 (at any nmse) where a penalty or constraint holds the training
+    nmse up for good (``ewc``, ``context_gating``, ``orthogonal``, ``owm``, ``avalanche_si``)."""
     return hyperparameter(
         default, "plateau test: only once the training nmse is at most this (0: at any nmse)", low=0
     )
+
+
+HELD_UP_PLATEAU_GAIN = 0.05  # plateau_gain where a penalty or constraint holds the training nmse up
 
 
 @dataclass(frozen=True)
@@ -227,10 +237,8 @@ class RateRNNHyperparams(Settings):
     max_iterations: int = hyperparameter(1500, "Adam steps per learned motif at most", low=0)
     fit_nmse: float = hyperparameter(0.01, "early stopping: training nmse at which a motif counts as fit", low=0)
     patience: int = hyperparameter(5, "early stopping: iterations averaged for the fit test", low=1)
-    plateau_window: int = plateau_window_setting(0)
-    plateau_gain: float = hyperparameter(
-        0.05, "plateau test: least relative drop of the best block median over a window", low=0, high=1
-    )
+    plateau_window: int = plateau_window_setting(100)
+    plateau_gain: float = plateau_gain_setting(0.1)
     plateau_nmse: float = plateau_nmse_setting(0.1)
     lr_decay: float = hyperparameter(0.3, "on a plateau the learning rate is multiplied by this", low=0, high=1)
     lr_decays: int = hyperparameter(2, "plateaus met by lowering the learning rate; the next one stops training", low=0)

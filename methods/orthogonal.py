@@ -27,9 +27,9 @@ preparation and production) and updates every projector P of a space (all start 
 
 Hyperparameters: those of ``RateRNNHyperparams`` (``rate_rnn.py``) plus ``mode``, ``alpha``,
 ``gpm_threshold`` and ``activity_trials``. The projection holds the training nmse up, so the
-plateau test is on at any nmse (``plateau_window`` 100, ``plateau_nmse`` 0) for ``duncker``
+plateau test is on at any nmse (``plateau_nmse`` 0, ``plateau_gain`` 0.05) for ``duncker``
 and ``owm``, which ran every motif of steps10-v1 to the cap without it; ``gpm``, whose motifs
-mostly reach ``fit_nmse``, keeps it off.
+mostly reach ``fit_nmse``, has plain training's settings (below nmse 0.1, ``plateau_gain`` 0.1).
 """
 
 from __future__ import annotations
@@ -41,10 +41,11 @@ from typing import Any
 import torch
 
 from motifbench.baselines.rate_rnn import (
+    HELD_UP_PLATEAU_GAIN,
     RateRNNHyperparams,
     RateRNNMethod,
+    plateau_gain_setting,
     plateau_nmse_setting,
-    plateau_window_setting,
 )
 from motifbench.method import MethodCard, StreamInfo, hyperparameter
 from motifbench.streams import Motif
@@ -64,7 +65,7 @@ class OrthogonalHyperparams(RateRNNHyperparams):
     alpha: float = hyperparameter(1e-3, "duncker and owm: variance below which a direction stays free", low=1e-12)
     gpm_threshold: float = hyperparameter(0.97, "gpm: fraction of the activity's energy its basis keeps", low=0, high=1)
     activity_trials: int = hyperparameter(64, "trials recorded after each motif to update the projectors", low=1)
-    plateau_window: int = plateau_window_setting(100)
+    plateau_gain: float = plateau_gain_setting(HELD_UP_PLATEAU_GAIN)
     plateau_nmse: float = plateau_nmse_setting(0.0)
 
 
@@ -205,7 +206,8 @@ class OWMHyperparams(OrthogonalHyperparams):
 @dataclass(frozen=True)
 class GPMHyperparams(OrthogonalHyperparams):
     mode: str = mode_setting("gpm")
-    plateau_window: int = plateau_window_setting(0)
+    plateau_gain: float = plateau_gain_setting(RateRNNHyperparams.plateau_gain)
+    plateau_nmse: float = plateau_nmse_setting(RateRNNHyperparams.plateau_nmse)
 
 
 class OWM(Orthogonal):
