@@ -193,9 +193,15 @@ def command_regress(args: argparse.Namespace) -> int:
         print(f"note: {len(unfailable)} of {len(verdicts)} targets cannot fail (their worst possible score is within "
               f"the allowance): {', '.join(f'{v.target.method} {v.target.metric}' for v in unfailable)}", file=sys.stderr)
     if args.update:
-        regress.write_targets(Path(args.targets), regress.updated(every_target, verdicts))
+        kept = regress.updated(every_target, verdicts)
+        regress.write_targets(Path(args.targets), kept)
         unmeasured = sum(1 for v in verdicts if math.isnan(v.measured))
-        print(f"updated {len(verdicts) - unmeasured} targets in {args.targets}", file=sys.stderr)
+        kept_rows = {(t.stream, t.method, t.metric, t.seeds) for t in kept}
+        dropped = [t for t in every_target if (t.stream, t.method, t.metric, t.seeds) not in kept_rows]
+        print(f"updated {len(verdicts) - unmeasured - len(dropped)} targets in {args.targets}", file=sys.stderr)
+        if dropped:
+            print(f"dropped {len(dropped)} targets that the new scores leave unable to fail: "
+                  f"{', '.join(f'{t.stream} {t.method} {t.metric}' for t in dropped)}", file=sys.stderr)
         if unmeasured:
             print(f"error: kept {unmeasured} targets as they were: a run failed or is missing", file=sys.stderr)
         return 1 if unmeasured else 0
@@ -312,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="judge the records under DIR (RESULTS/STREAM/METHOD/seedN.json) instead of re-running")
     regress_.add_argument("--method", help="only the targets of these methods (comma-separated, as in the file)")
     regress_.add_argument("--update", action="store_true",
-                          help="write the measured means and standard errors into the targets file as its new targets")
+                          help="write the measured means and standard errors into the targets file as its new targets "
+                               "(dropping rows they leave unable to fail)")
     add_execution_options(regress_)
     regress_.set_defaults(handler=command_regress)
     ls = sub.add_parser("ls", help="list registered streams, methods or metrics")

@@ -198,9 +198,11 @@ def judge(targets: list[Target], scores: dict[tuple[str, str, int], dict[str, fl
 
 
 def updated(all_targets: list[Target], verdicts: list[Verdict]) -> list[Target]:
-    """``all_targets`` with the judged rows set to what was measured (mean and sem)."""
+    """``all_targets`` with the judged rows set to what was measured (mean and sem). A judged row
+    that then cannot fail is left out: it would test nothing."""
     new = {v.target: (v.measured, v.measured_sem) for v in verdicts if not math.isnan(v.measured)}
-    return [replace(t, mean=round(new[t][0], 4), sem=round(new[t][1], 4)) if t in new else t for t in all_targets]
+    rows = [replace(t, mean=round(new[t][0], 4), sem=round(new[t][1], 4)) if t in new else t for t in all_targets]
+    return [row for row, old in zip(rows, all_targets) if old not in new or not row.cannot_fail()]
 
 
 def report(verdicts: list[Verdict]) -> str:

@@ -79,6 +79,16 @@ def test_update_sets_measured_means_and_standard_errors(tmp_path):
     assert regress.read_targets(path) == [target(mean=0.6, sem=round(0.1 / math.sqrt(3), 4)), targets[1]]
 
 
+def test_update_drops_a_judged_row_that_the_new_scores_leave_unable_to_fail():
+    judged = [target("final_r2"), target("transition_success", 0.5, 0.03)]
+    unjudged = target("transition_success", 0.0, 0.0, seeds=(5, 6))  # cannot fail, but not measured now
+    measured = {("smoke-v1", "m", seed): {"final_r2": 0.8, "transition_success": value}
+                for seed, value in enumerate((0.0, 0.1, 0.0))}
+    verdicts = regress.judge(judged, measured)
+    # transition_success 0.033 +- 0.033: 4 sem reach 0, the worst score
+    assert regress.updated([*judged, unjudged], verdicts) == [target("final_r2", 0.8, 0.0), unjudged]
+
+
 @pytest.mark.parametrize(
     "text, words",
     [
@@ -251,12 +261,15 @@ def test_from_records_judges_existing_records_and_update_touches_only_the_chosen
     records = tmp_path / "records"
     assert cli.main(["run", "--stream", "smoke-v1", "--method", "zero", "--seeds", "0,1", "--out", str(records)]) == 0
     path = tmp_path / "targets.csv"
-    path.write_text(HEADER + 'smoke-v1,zero,final_r2,"0,1",2,0.9,0.01\nsmoke-v1,finetune,final_r2,"0,1",2,0.5,0.1\n')
+    path.write_text(HEADER + 'smoke-v1,zero,final_r2,"0,1",2,0.9,0.01\nsmoke-v1,finetune,final_r2,"0,1",2,0.5,0.1\n'
+                    'smoke-v1,zero,transition_success,"0,1",2,0.5,0.01\n')
     judge = ["regress", "--targets", str(path), "--from-records", str(records), "--method", "zero"]
     capsys.readouterr()
     assert cli.main(judge) == 1
     assert cli.main([*judge, "--update"]) == 0
-    assert "updated 1 targets" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "updated 1 targets" in err  # zero's transition_success, now 0 +- 0, can no longer fail
+    assert "dropped 1 targets that the new scores leave unable to fail: smoke-v1 zero transition_success" in err
     assert cli.main(judge) == 0
     zero, finetune = regress.read_targets(path)
     assert zero.mean < 0.05 and zero.sem > 0 and finetune.mean == 0.5  # zero's measured score; finetune's kept
