@@ -4,8 +4,9 @@ Importing it is cheap (no torch, no avalanche); see docs/design.md and README.md
 """
 
 from .method import Method, MethodCard, Settings, StreamInfo, hyperparameter
-from .streams import STREAMS, Motif, Stream
+from .streams import STREAMS, Motif, Stream, StreamSpec
 
 __version__ = "0.1.0"
 
-__all__ = ["Method", "MethodCard", "Motif", "STREAMS", "Settings", "Stream", "StreamInfo", "hyperparameter"]
+__all__ = ["Method", "MethodCard", "Motif", "STREAMS", "Settings", "Stream", "StreamInfo", "StreamSpec",
+           "hyperparameter"]

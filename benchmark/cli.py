@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import registry
+from .conformance import CHECK_STREAM
 from .method import HyperparameterError, MethodError, parse_hyperparameter, setting_names
 from .regress import TargetsError
 from .results import RecordError
 from .runner import RunOptions, UsageError, parse_seeds
-from .streams import StreamSpec
+from .sources import StreamError, StreamSource, resolve
+from .streams import Stream
 
 
 def seeds_option(text: str) -> tuple[int, ...]:
@@ -67,7 +69,16 @@ def parse_sets(items: Sequence[str], settings: dict[str, list[str]]) -> tuple[di
     return eval_overrides, per_method
 
 
-def method_settings(spec: StreamSpec, names: list[str], items: Sequence[str], options: RunOptions,
+def stream_source(ref: str, seeds: Sequence[int]) -> StreamSource:
+    """The stream ``ref`` names, made for every seed now: before any method runs, bad data
+    stops the command with one line."""
+    source = resolve(ref)
+    for seed in seeds:
+        source.build(seed)
+    return source
+
+
+def method_settings(stream: Stream, names: list[str], items: Sequence[str], options: RunOptions,
                     evaluator_settings: bool = True) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The evaluator's and every method's ``--set`` values, checked (each setting, the rules
     across them and against the stream) before anything runs, a method from outside in a
@@ -81,7 +92,7 @@ def method_settings(spec: StreamSpec, names: list[str], items: Sequence[str], op
             eval_overrides, texts = parse_sets(items, {name: catalogue.setting_names(name) for name in names})
             if eval_overrides and not evaluator_settings:
                 raise UsageError("--set eval.*: check runs the default evaluation, so it takes no evaluator settings")
-            info = stream_info(spec.build(0), EvalConfig(**eval_overrides))
+            info = stream_info(stream, EvalConfig(**eval_overrides))
             return eval_overrides, {name: catalogue.parse(name, texts[name], info) for name in names}
     except HyperparameterError as error:
         raise UsageError(f"--set: {error}") from None
@@ -105,20 +116,20 @@ def writable_folder(out: Path, option: str = "--out") -> Path:
 def command_run(args: argparse.Namespace) -> int:
     from .runner import execute, plan, results_table
 
-    spec = registry.get_stream(args.stream)  # before the slow imports, so a typo is reported at once
+    seeds = seeds_option(args.seeds)
+    source = stream_source(args.stream, seeds)  # before the slow imports, so a typo is reported at once
     options = run_options(args)
-    names = list(registry.METHODS) if args.method == "all" else [n for n in args.method.split(",") if n]
+    names = list(registry.all_methods()) if args.method == "all" else [n for n in args.method.split(",") if n]
     if not names or len(set(names)) != len(names):
         raise UsageError(f"--method {args.method!r}: expected distinct method names, comma-separated")
     labels = [registry.method_label(name) for name in names]
     if len(set(labels)) != len(labels):
         twice = next(label for label in labels if labels.count(label) > 1)
         raise UsageError(f"--method {args.method!r}: two methods would write their records under the name {twice!r}")
-    seeds = seeds_option(args.seeds)
     out = writable_folder(Path(args.out))
-    eval_overrides, per_method = method_settings(spec, names, args.set, options)
+    eval_overrides, per_method = method_settings(source.build(seeds[0]), names, args.set, options)
     options.check_device()
-    jobs = [job for name in names for job in plan(spec.name, name, seeds, out, options, per_method[name], eval_overrides)]
+    jobs = [job for name in names for job in plan(source, name, seeds, out, options, per_method[name], eval_overrides)]
     done, failures = execute(jobs, options)
     if done:
         print(results_table([row for _, row in done]))
@@ -174,14 +185,17 @@ def command_regress(args: argparse.Namespace) -> int:
     except registry.UnknownNameError as error:
         raise UsageError(f"{args.targets}: {error} (name methods as --method does: "
                          "a registered name or package.module:Class)") from None
+    sources = {ref: stream_source(ref, sorted({seed for stream, _, seed in runs if stream == ref}))
+               for ref in dict.fromkeys(stream for stream, _, _ in runs)}
     folder = Path(args.from_records or args.out or tempfile.mkdtemp(prefix="motifbench-regress-"))
     if not args.from_records:
         writable_folder(folder)
-        execute([job for stream, method, seed in runs for job in plan(stream, method, [seed], folder, options)], options)
+        execute([job for stream, method, seed in runs for job in plan(sources[stream], method, [seed], folder, options)],
+                options)
         print(f"records in {folder}", file=sys.stderr)
     scores: dict[tuple[str, str, int], dict[str, Any]] = {}
     for stream, method, seed in runs:
-        path = record_path(folder, stream, labels[method], seed, {})
+        path = record_path(folder, sources[stream].name, labels[method], seed, {})
         if path.exists():
             scores[stream, method, seed] = read_record(path, located=True)["metrics"]
         elif args.from_records:
@@ -221,10 +235,11 @@ def command_check(args: argparse.Namespace) -> int:
 
     options = run_options(args)
     label = registry.method_label(args.method)
-    stream = registry.get_stream(conformance.CHECK_STREAM)
-    _, per_method = method_settings(stream, [args.method], args.set, options, evaluator_settings=False)
+    source = stream_source(args.stream, [conformance.CHECK_SEED])
+    _, per_method = method_settings(source.build(conformance.CHECK_SEED), [args.method], args.set, options,
+                                    evaluator_settings=False)
     options.check_device()
-    job = conformance.CheckJob(args.method, per_method[args.method], options.device)
+    job = conformance.CheckJob(args.method, per_method[args.method], options.device, stream=args.stream)
     use_threads(options.threads)
     checks = conformance.run_checks(job, options.limits, options.threads)
     print(conformance.report(checks))
@@ -240,8 +255,9 @@ def command_ls(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     if args.what == "streams":
-        rows = [(s.name, s.tier, s.n_motifs, s.description) for s in registry.STREAMS.values()]
-        print(tabulate(rows, headers=["stream", "tier", "motifs", "description"], tablefmt="github"))
+        sources = [resolve(name) for name in [*registry.STREAMS, *registry.plugins("stream")]]
+        rows = [(s.name, s.tier, s.n_motifs, s.kind, s.description) for s in sources]
+        print(tabulate(rows, headers=["stream", "tier", "motifs", "from", "description"], tablefmt="github"))
     elif args.what == "metrics":
         rows = [(m.name, "higher" if m.higher_is_better else "lower", m.description) for m in registry.METRICS.values()]
         print(tabulate(rows, headers=["metric", "better", "description"], tablefmt="github"))
@@ -249,7 +265,7 @@ def command_ls(args: argparse.Namespace) -> int:
         from .remote import Catalogue
 
         rows = []
-        with Catalogue(list(registry.METHODS), RunOptions().limits) as catalogue:
+        with Catalogue(list(registry.all_methods()), RunOptions().limits) as catalogue:
             for name, description in catalogue.descriptions.items():
                 hyper = ", ".join(f"{f['name']}={_default(f['default'])}" + (f" (one of {'/'.join(f['choices'])})"
                                                                               if f.get("choices") else "")
@@ -284,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
         "conformance and judge score targets. Exit status: 0 success, 1 a run, check or target failed, 2 bad input.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="learn a stream with methods, write one record per seed, print a table")
-    run.add_argument("--stream", required=True, help="a registered stream (motifbench ls streams)")
+    run.add_argument("--stream", required=True, help="a registered or plugin stream (motifbench ls streams), "
+                     "package.module:attr, or a stream file")
     run.add_argument("--method", required=True, help="METHOD[,METHOD...], 'all', or package.module:Class")
     run.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     run.add_argument("--out", default="results", help="records go to OUT/STREAM/METHOD/ (default ./results)")
@@ -304,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="the conformance checks every method must pass, as a pass/fail table")
     check.add_argument("-m", "--method", required=True, help="a registered method or package.module:Class")
     check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter: KEY=V")
+    check.add_argument("--stream", default=CHECK_STREAM,
+                       help="the stream the checks learn (default smoke-v1): as run's --stream")
     add_execution_options(check, parallel=False)
     check.set_defaults(handler=command_check)
     regress_ = sub.add_parser("regress", help="re-run the runs of a targets file and fail on any score worse than its target")
@@ -322,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "(dropping rows they leave unable to fail)")
     add_execution_options(regress_)
     regress_.set_defaults(handler=command_regress)
-    ls = sub.add_parser("ls", help="list registered streams, methods or metrics")
+    ls = sub.add_parser("ls", help="list the streams, methods (motifbench's and installed plugins') or metrics")
     ls.add_argument("what", choices=["streams", "methods", "metrics"])
     ls.set_defaults(handler=command_ls)
     return parser
@@ -332,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (UsageError, registry.UnknownNameError, RecordError, TargetsError) as error:
+    except (UsageError, registry.UnknownNameError, RecordError, TargetsError, StreamError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

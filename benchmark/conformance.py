@@ -10,7 +10,8 @@ The method is evaluated once on ``smoke-v1`` (seed 0, the default evaluation) in
 - state_round_trip: a fresh instance given ``load_state_dict(state_dict())`` generates the same.
 - inputs_read_only: ``learn`` leaves the motif, and ``generate`` its ids and start state, unchanged.
 - learns: final_r2 above the ``zero`` baseline's by ``LEARNS_MARGIN``.
-- uses_start_state: the output depends on the start state; one that ignores it is a tape recorder.
+- uses_start_state: the output depends on the start state, and a motif paused mid-way and
+  resumed from its own state goes on; otherwise it is a tape recorder.
 
 A check that raises fails alone, with the exception as its detail. When the evaluation itself
 fails, "outputs" fails with the reason and the other checks are reported as not run.
@@ -60,6 +61,7 @@ class CheckJob:
     hyperparams: dict[str, Any]
     device: str = "cpu"
     checks: tuple[str, ...] = ()
+    stream: str = CHECK_STREAM  # what --stream names (sources.resolve)
 
     def __post_init__(self) -> None:
         unknown = [check_id for check_id in self.checks if check_id not in CHECKS]
@@ -156,12 +158,12 @@ def run_checks(job: CheckJob, limits: Limits, threads: int = 1) -> list[Check]:
     """The checks ``job.checks`` of ``job.method`` (all if empty), in the order of ``CHECKS``,
     each run even when another fails. The method's instances live in one method process under
     ``limits``, ``zero``'s in another; both end before this returns."""
-    from . import registry
     from .registry import method_label
     from .remote import Endpoint, RemoteMethod
+    from .sources import resolve
 
     selected = [check_id for check_id in CHECKS if not job.checks or check_id in job.checks]
-    stream = registry.get_stream(CHECK_STREAM).build(CHECK_SEED)
+    stream = resolve(job.stream).build(CHECK_SEED)
     with contextlib.ExitStack() as processes:
         endpoints = {spec: processes.enter_context(Endpoint(method_label(spec), limits, threads, job.device))
                      for spec in (job.method, "zero")}  # started together, so they import side by side
@@ -245,14 +247,14 @@ def learns(context: CheckContext) -> tuple[bool, str]:
 
 @_check("uses_start_state", "uses its start state")
 def uses_start_state(context: CheckContext) -> tuple[bool, str]:
-    """The output depends on the start state: not a tape recorder (``metrics.is_tape_recorder``)."""
-    from .metrics import TAPE_RECORDER_LIMIT, is_tape_recorder
+    """The output depends on the start state, and a motif paused and resumed from its own state
+    goes on: not a tape recorder (``metrics.tape_recorder_reason``)."""
+    from .metrics import tape_recorder_reason
 
-    dependence = context.scores["state_dependence"]
-    return _verdict(not is_tape_recorder(context.scores),
-                    f"tape recorder: its output ignores the state it starts from "
-                    f"(state_dependence {dependence:.2g} <= {TAPE_RECORDER_LIMIT:g})",
-                    f"state_dependence {dependence:.3g}")
+    reason = tape_recorder_reason(context.scores)
+    return _verdict(reason is None, f"tape recorder: {reason}",
+                    f"state_dependence {context.scores['state_dependence']:.3g}, "
+                    f"resumption_error {context.scores['resumption_error']:.2g}")
 
 
 def _verdict(passed: bool, failure: str, success: str = "") -> tuple[bool, str]:

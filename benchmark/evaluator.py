@@ -27,7 +27,9 @@ from .streams import PREP_TAU, Stream
 class EvalConfig(Settings):
     """How runs are scored; recorded in every record and set with ``--set eval.NAME=VALUE``."""
 
-    theta: float = hyperparameter(0.1, "nmse at or below which a motif counts as produced", low=0)
+    theta: float = hyperparameter(
+        0.0, "nmse at or below which a motif counts as produced (0: the stream's own theta)", low=0
+    )
     relative_cap: float = hyperparameter(
         0.5, "after a transition a motif counts as produced at nmse <= max(theta, min(2 nmse_rest, cap))", low=0
     )
@@ -61,6 +63,7 @@ class Evaluation:
     rest_nmse: np.ndarray  # (K,) nmse of each motif from rest after the whole stream
     final_outputs: list[np.ndarray]  # (K,) of (T_k, d_out): each motif produced from rest at the end
     probe_change: np.ndarray  # (K,) see ``metrics.state_dependence``
+    resume_change: np.ndarray  # (K,) see ``metrics.resumption_error``
     transition_nmse: np.ndarray  # (K, K, repeats) nmse of b started from a's end state; NaN on a == b
     sequence_ids: np.ndarray  # (S, L)
     sequence_nmse: np.ndarray  # (S, L)
@@ -102,6 +105,7 @@ class Evaluator:
         self.info = stream_info(stream, config)
         self.n_prep = self.info.n_prep
         self.targets = [m.target for m in stream.motifs]
+        self.theta = config.theta or stream.theta  # the success threshold this run scores with
 
     def _generator(self, purpose: int) -> torch.Generator:
         """A CPU generator per purpose, so each phase's noise is fixed by the seed alone."""
@@ -129,10 +133,12 @@ class Evaluator:
         n_prep: int,
         noise_std: float = 0.0,
         generator: torch.Generator | None = None,
+        lengths: np.ndarray | None = None,
     ) -> tuple[list[np.ndarray], torch.Tensor]:
         """Row b produces motif ids[b] from start[b]: outputs (one (T_b, d_out) array per row)
-        and end states (B, n_state). One generate call per motif length and chunk."""
-        lengths = np.array(self.info.motif_steps)[ids]
+        and end states (B, n_state). One generate call per length and chunk. ``lengths`` (B,):
+        steps to produce per row, if not each motif's whole length."""
+        lengths = np.array(self.info.motif_steps)[ids] if lengths is None else lengths
         outputs: list[np.ndarray] = [np.empty(0)] * len(ids)
         ends = torch.empty_like(start)
         for n_steps in np.unique(lengths):
@@ -217,7 +223,7 @@ class Evaluator:
         tic = time.perf_counter()
         self.progress("robustness")
         cfg = self.config
-        scores = dict(rest_nmse=rest_nmse, theta=cfg.theta, relative_cap=cfg.relative_cap)
+        scores = dict(rest_nmse=rest_nmse, theta=self.theta, relative_cap=cfg.relative_cap)
         curves = {
             "transition_success_vs_prep_tau": {
                 "x": list(map(float, self.config.prep_sweep_tau)),
@@ -234,6 +240,7 @@ class Evaluator:
                 "y": [self.damaged_final_r2(fraction) for fraction in cfg.damage_fractions],
             }
         probe_change = self.probe_state_dependence(ends)  # last, so it cannot shift any other draw
+        resume_change = self.probe_resumption(final_outputs)  # no random draw
         timings["robustness"] = time.perf_counter() - tic
         timings["total"] = time.perf_counter() - start_time
 
@@ -243,6 +250,7 @@ class Evaluator:
             rest_nmse=rest_nmse,
             final_outputs=final_outputs,
             probe_change=probe_change,
+            resume_change=resume_change,
             transition_nmse=transition_nmse,
             sequence_ids=sequence_ids,
             sequence_nmse=sequence_nmse,
@@ -288,6 +296,19 @@ class Evaluator:
         return np.array([
             np.sqrt(np.mean((a - b) ** 2)) / self.targets[k].std() for k, (a, b) in enumerate(zip(from_rest, from_other))
         ])
+
+    def probe_resumption(self, final_outputs: list[np.ndarray]) -> np.ndarray:
+        """(K,) rms difference, over the std of motif k's target, between motif k paused and
+        resumed and motif k uninterrupted (``final_outputs``, each from rest). Paused: produced
+        from rest for its first T_k // 2 steps; resumed: from the state it reached then, with no
+        preparation, for the rest. ~0 when the future depends on the state alone; a tape
+        recorder starts its tape again."""
+        K = self.info.n_motifs
+        ids, lengths = np.arange(K), np.array(self.info.motif_steps)
+        _, paused = self.produce(ids, self._rest(K), self.n_prep, lengths=lengths // 2)
+        resumed, _ = self.produce(ids, paused, 0, lengths=lengths - lengths // 2)
+        return np.array([np.sqrt(np.mean((rest - whole[len(whole) // 2:]) ** 2)) / self.targets[k].std()
+                         for k, (rest, whole) in enumerate(zip(resumed, final_outputs))])
 
     def sequences(self) -> tuple[np.ndarray, np.ndarray]:
         """(S, L) ids and nmse of random sequences; each motif differs from the one before it."""

@@ -3,8 +3,9 @@
 ``stream_figures`` writes four PNGs: the mean R matrix and the mean transition nmse matrix of
 every entry (heat maps on fixed colour scales, so panels compare), the first motifs each entry
 produces from rest after the whole stream against their targets, and the robustness curves.
-Targets are not stored in records: they are rebuilt from the registered stream, whose content
-hash must match the records'. The same records give byte-identical files on one machine.
+Targets are not stored in records: they are made again from the stream's source (a registered
+name, package.module:attr, or a stream file, as the records say), whose content hash must match
+the records'. The same records give byte-identical files on one machine.
 matplotlib is imported only here, inside the function, so importing motifbench stays fast.
 """
 
@@ -75,21 +76,28 @@ def stream_figures(entries: dict[str, list[dict[str, Any]]], stream: str, out: P
 
 
 def _check_streams(entries: dict[str, list[dict[str, Any]]], stream: str) -> dict[int, Stream]:
-    """Stream seed -> the stream as this version builds it, for every record's stream seed; a
-    RecordError if a record is of another stream or its content hash differs."""
-    spec = registry.get_stream(stream)
+    """Stream seed -> the stream as made from where the records say it came from (a record
+    written before records named a source: the registered stream of its name), for every
+    record's stream seed; a RecordError if a record is of another stream, the stream cannot be
+    made, or its content hash differs."""
+    from .sources import StreamError, resolve
+
     built: dict[int, Stream] = {}
     for name, records in entries.items():
         for record in records:
             info, which = record["stream"], f"record of {name} seed {record['seed']}"
             if info["name"] != stream:
                 raise RecordError(f"{which} is of stream {info['name']!r}, not {stream!r}")
+            source = info["source"] if isinstance(info.get("source"), dict) else {"ref": stream}
             if info["seed"] not in built:
-                built[info["seed"]] = spec.build(info["seed"])
+                try:
+                    built[info["seed"]] = resolve(str(source.get("ref"))).build(info["seed"])
+                except (registry.UnknownNameError, StreamError) as error:
+                    raise RecordError(f"{which}: cannot make its stream to draw the targets ({error})") from None
             if built[info["seed"]].content_hash != info["content_hash"]:
                 raise RecordError(
                     f"{which}: stream {stream} seed {info['seed']} has content hash {info['content_hash']}, "
-                    f"but this version builds {built[info['seed']].content_hash}; re-run it"
+                    f"but {source.get('ref')} now makes {built[info['seed']].content_hash}; re-run it"
                 )
     return built
 

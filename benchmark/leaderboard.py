@@ -3,8 +3,9 @@
 For each stream found under a results folder (``RESULTS/STREAM/METHOD/seedN[-tag].json``):
 ``STREAM.md`` (Markdown, mean ± s.e.m. over seeds) and ``STREAM.csv`` (the same numbers,
 mean and sem in separate columns), one row per method and setting, ranked by
-``sequence_success``, then ``final_r2``; tape recorders (methods whose output ignores the
-state they start from) and failed runs are listed apart. ``index.html`` shows every stream's
+``sequence_success``, then ``final_r2``, with what each costs beside its scores (card flags,
+``isolated``, parameters added and learning time per motif); tape recorders
+(``metrics.tape_recorder_reason``) and failed runs are listed apart. ``index.html`` shows every stream's
 tables with its figures (``figures.py``). The text output depends on the records alone, so
 ``--check`` can tell whether committed tables are what the records give.
 """
@@ -21,6 +22,7 @@ from .results import RecordError, read_record
 RANKED_BY = "sequence_success"
 LEADERBOARD_COLUMNS = [
     "sequence_success",
+    "transition_success_abs",
     "transition_success",
     "unseen_transition_success",
     "final_r2",
@@ -28,6 +30,11 @@ LEADERBOARD_COLUMNS = [
     "forgetting",
     "interference",
 ]
+# What a score costs, beside the scores: the card's flags (per entry) and, per run, whether
+# learning never changed an old motif's output, parameters added per motif and learning time.
+ENTRY_KEYS = ("method", "stores_past_data", "uses_sgd")
+CONTEXT_COLUMNS = ["isolated", "params_per_motif", "learn_s_per_motif"]
+TABLE_COLUMNS = LEADERBOARD_COLUMNS + CONTEXT_COLUMNS
 
 
 def aggregate(rows: list[dict[str, Any]], columns: list[str], keys: tuple[str, ...] = ("method",)) -> list[dict[str, Any]]:
@@ -83,6 +90,16 @@ class StreamBoard:
     tape_recorders: list[dict[str, Any]]
     records: dict[str, list[dict[str, Any]]]
     failures: list[str]
+    theta: float = math.nan  # the stream's success threshold, as its records give it
+
+    def legend(self) -> str:
+        """What the table's columns mean (one paragraph)."""
+        return (f"Ranked by {RANKED_BY}: the fraction of random sequences in which every motif reaches nmse <= "
+                f"theta = {self.theta:g}, the stream's success threshold; transition_success_abs uses the same "
+                "threshold, transition_success and unseen_transition_success a relative one. Mean ± s.e.m. over "
+                "seeds. stores_past_data and uses_sgd: the method's card; isolated: fraction of runs in which "
+                "learning never changed an old motif's output; params_per_motif: parameters added per motif; "
+                "learn_s_per_motif: seconds of learning per motif (one thread).")
 
 
 def collect(results: Path) -> list[StreamBoard]:
@@ -107,24 +124,37 @@ def collect(results: Path) -> list[StreamBoard]:
         entries = {name: sorted(runs, key=lambda r: r["seed"]) for name, runs in sorted(records.get(stream, {}).items())}
         tables: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
         for name, runs in entries.items():
-            rows = [{"method": name, "seed": r["seed"], **r["metrics"]} for r in runs]
-            tables[any(is_tape_recorder(r["metrics"]) for r in runs)] += aggregate(rows, LEADERBOARD_COLUMNS)
+            rows = [{"method": name, "seed": r["seed"], **r["metrics"], **context(r)} for r in runs]
+            tables[any(is_tape_recorder(r["metrics"]) for r in runs)] += aggregate(rows, TABLE_COLUMNS, ENTRY_KEYS)
         for table in tables.values():
             table.sort(key=lambda row: (-row[RANKED_BY], -row["final_r2"], row["method"]))
         order = [row["method"] for row in tables[False] + tables[True]]
+        thetas = [runs[0]["stream"]["theta"] for runs in entries.values()]
         boards.append(StreamBoard(stream, tables[False], tables[True], {name: entries[name] for name in order},
-                                  sorted(failures.get(stream, []))))
+                                  sorted(failures.get(stream, [])), thetas[0] if thetas else math.nan))
     return boards
 
 
-TAPE_RECORDERS = "Tape recorders (output ignores the start state; not ranked)"
+def context(record: dict[str, Any]) -> dict[str, Any]:
+    """A record's cost beside its scores: the card's flags ("yes"/"no"), parameters added per
+    motif ((count after the last motif - after the first) / (K - 1); NaN if unknown or K = 1)
+    and the mean learning time per motif (s)."""
+    card, counts, learn = record["method"], record.get("parameter_counts") or [], record["timings"].get("learn") or []
+    known = len(counts) > 1 and counts[0] is not None and counts[-1] is not None
+    return {"stores_past_data": "yes" if card.get("stores_past_data") else "no",
+            "uses_sgd": "yes" if card.get("uses_sgd") else "no",
+            "params_per_motif": (counts[-1] - counts[0]) / (len(counts) - 1) if known else math.nan,
+            "learn_s_per_motif": sum(learn) / len(learn) if learn else math.nan}
+
+
+TAPE_RECORDERS = "Tape recorders (flagged by the start-state or the pause-and-resume probe; not ranked)"
 
 
 def as_markdown(board: StreamBoard) -> str:
-    text = f"# {board.stream}\n\nRanked by {RANKED_BY}; mean ± s.e.m. over seeds.\n\n"
-    text += (as_text(board.ranked, LEADERBOARD_COLUMNS) if board.ranked else "No completed runs.") + "\n"
+    text = f"# {board.stream}\n\n{board.legend()}\n\n"
+    text += (as_text(board.ranked, TABLE_COLUMNS, ENTRY_KEYS) if board.ranked else "No completed runs.") + "\n"
     if board.tape_recorders:
-        text += f"\n## {TAPE_RECORDERS}\n\n" + as_text(board.tape_recorders, LEADERBOARD_COLUMNS) + "\n"
+        text += f"\n## {TAPE_RECORDERS}\n\n" + as_text(board.tape_recorders, TABLE_COLUMNS, ENTRY_KEYS) + "\n"
     if board.failures:
         text += "\n## Failed runs\n\n" + "\n".join(f"- {line}" for line in board.failures) + "\n"
     return text
@@ -146,18 +176,18 @@ def as_html(boards: list[StreamBoard]) -> str:
     from .figures import figure_names
 
     def table(rows: list[dict[str, Any]]) -> str:
-        return as_text(rows, LEADERBOARD_COLUMNS, style="html")
+        return as_text(rows, TABLE_COLUMNS, ENTRY_KEYS, style="html")
 
     parts = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8"><title>motifbench leaderboard</title>',
              "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:100%}</style></head><body>",
              "<h1>motifbench leaderboard</h1>",
-             f"<p>Built from run records alone by <code>motifbench leaderboard</code>. Ranked by {RANKED_BY}; "
-             "mean ± s.e.m. over seeds.</p>"]
+             "<p>Built from run records alone by <code>motifbench leaderboard</code>.</p>"]
     for board in boards:
         stream = escape(board.stream)
         parts.append(f'<h2 id="{stream}">{stream}</h2>')
         parts.append(f'<p><a href="{stream}.md">{stream}.md</a> · <a href="{stream}.csv">{stream}.csv</a></p>')
+        parts.append(f"<p>{escape(board.legend())}</p>")
         parts.append(table(board.ranked) if board.ranked else "<p>No completed runs.</p>")
         if board.tape_recorders:
             parts += [f"<h3>{escape(TAPE_RECORDERS)}</h3>", table(board.tape_recorders)]

@@ -5,7 +5,9 @@ Conventions (the contract in docs/design.md, "Scores"):
 - ``R`` is (K, K): ``R[k, j]`` is the r2 of motif j after learning motifs 0..k (NaN above the
   diagonal). Every score built from R clips it below at -1 first, so one diverging motif
   cannot swamp a mean.
-- A motif is *produced* when ``nmse <= theta``; after a transition, when
+- A motif is *produced* when ``nmse <= theta``, the stream's success threshold (the main
+  score, ``sequence_success``, and ``transition_success_abs``). The secondary
+  transition-robustness scores use a relative rule: after a transition, produced when
   ``nmse <= max(theta, min(2 * rest_nmse, relative_cap))`` where ``rest_nmse`` is its error
   from the rest state after the whole stream (a transition is not blamed for a poor fit,
   but a motif that is not learned at all is never produced).
@@ -26,6 +28,7 @@ import numpy as np
 
 R_FLOOR = -1.0
 TAPE_RECORDER_LIMIT = 1e-6  # state_dependence at or below it: the output ignores the state
+RESUMPTION_LIMIT = 0.1  # resumption_error above it: paused and resumed, a motif is not continued
 
 
 @dataclass(frozen=True)
@@ -132,11 +135,34 @@ def state_dependence(probe_change: np.ndarray) -> float:
     return float(np.max(probe_change, initial=0.0))
 
 
+@metric(higher_is_better=False, bounds=(0.0, math.inf))
+def resumption_error(resume_change: np.ndarray) -> float:
+    """Largest error of a motif resumed from the state it was paused in (0: its state holds its future).
+
+    resume_change (K,): rms difference between motif k produced from rest for the first half
+    of its steps, then resumed from the state reached with no preparation, and motif k produced
+    whole, over the std of its target."""
+    return float(np.max(resume_change, initial=0.0))
+
+
+def tape_recorder_reason(scores: dict[str, float | bool]) -> str | None:
+    """Why a run is a tape recorder, or None: its output ignored the state it was started from
+    (``state_dependence`` at or below ``TAPE_RECORDER_LIMIT``), or a motif paused and resumed
+    from its own state was not continued (``resumption_error`` above ``RESUMPTION_LIMIT``). A
+    score missing from a record does not flag it."""
+    ignored, resumed = scores.get("state_dependence"), scores.get("resumption_error")
+    if ignored is not None and ignored <= TAPE_RECORDER_LIMIT:
+        return (f"its output ignores the state it starts from "
+                f"(state_dependence {ignored:.2g} <= {TAPE_RECORDER_LIMIT:g})")
+    if resumed is not None and resumed > RESUMPTION_LIMIT:
+        return (f"paused mid-motif and resumed from its own state, it does not continue the motif "
+                f"(resumption_error {resumed:.2g} > {RESUMPTION_LIMIT:g})")
+    return None
+
+
 def is_tape_recorder(scores: dict[str, float | bool]) -> bool:
-    """Whether a run's output ignored the state it was started from (``state_dependence`` at or
-    below ``TAPE_RECORDER_LIMIT``); False for records made before the score existed."""
-    value = scores.get("state_dependence")
-    return value is not None and value <= TAPE_RECORDER_LIMIT
+    """Whether ``tape_recorder_reason`` flags the run."""
+    return tape_recorder_reason(scores) is not None
 
 
 @metric(higher_is_better=True, bounds=FRACTION)
@@ -187,13 +213,11 @@ def unseen_transition_success(
 
 
 @metric(higher_is_better=True, bounds=FRACTION)
-def sequence_success(
-    sequence_nmse: np.ndarray, sequence_ids: np.ndarray, rest_nmse: np.ndarray, theta: float, relative_cap: float
-) -> float:
-    """Fraction of random sequences in which every motif is produced: the main score.
+def sequence_success(sequence_nmse: np.ndarray, theta: float) -> float:
+    """Fraction of random sequences in which every motif reaches nmse <= theta: the main score.
 
-    sequence_nmse, sequence_ids (S, L): the nmse and id of the i-th motif of sequence s."""
+    sequence_nmse (S, L): the nmse of the i-th motif of sequence s; theta: the stream's success
+    threshold (no relative rule: a poor fit is never produced)."""
     if np.size(sequence_nmse) == 0:
         return float("nan")
-    limit = produced_threshold(rest_nmse, theta, relative_cap)[np.asarray(sequence_ids)]
-    return _mean(np.all(np.asarray(sequence_nmse) <= limit, axis=1))
+    return _mean(np.all(np.asarray(sequence_nmse) <= theta, axis=1))

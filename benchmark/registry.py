@@ -2,19 +2,26 @@
 
 Methods are registered as import paths and imported only when used, so listing them or
 importing motifbench stays fast. A method outside the package is named ``package.module:Class``.
+Installed packages add methods and streams by name through the entry-point groups
+``motifbench.methods`` and ``motifbench.streams`` (``plugins``); their code runs in method
+processes like any other outside code.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
+import re
+import sys
+from typing import Any
 
 from .method import PLAIN_NAME, Method
 from .metrics import METRICS
 from .streams import STREAMS, StreamSpec
 
-__all__ = ["METHODS", "METRICS", "STREAMS", "UnknownNameError", "get_method", "get_stream", "is_registered",
-           "method_label"]
+__all__ = ["METHODS", "METRICS", "STREAMS", "UnknownNameError", "all_methods", "get_method", "get_stream",
+           "is_registered", "load_attribute", "method_label", "plugins"]
 
 METHODS: dict[str, str] = {
     "zero": "motifbench.baselines.zero:Zero",
@@ -37,8 +44,47 @@ METHODS: dict[str, str] = {
 }
 
 
+PLUGIN_GROUPS = {"method": "motifbench.methods", "stream": "motifbench.streams"}  # entry-point groups
+PLUGIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # no dot: never a package.module.Class label
+
+
 class UnknownNameError(LookupError):
     """A stream, method or metric name that is not registered."""
+
+
+@functools.cache
+def plugins(kind: str) -> dict[str, str]:
+    """Name -> ``package.module:attr`` of the ``kind`` ("method" or "stream") that installed
+    packages register through the entry-point group ``PLUGIN_GROUPS[kind]``, by name. Nothing
+    is imported. An entry whose name is not plain or is taken by motifbench, a name that two
+    packages claim, and a value that is not ``package.module:attr`` are left out with a
+    warning on stderr."""
+    from importlib.metadata import entry_points
+
+    builtin = METHODS if kind == "method" else STREAMS
+    claims: dict[str, dict[str, str]] = {}  # name -> value -> the package that registers it
+    for entry in entry_points(group=PLUGIN_GROUPS[kind]):
+        module, _, attr = entry.value.partition(":")
+        problem = ("its name is not plain (letters, digits, _ and -)" if not PLUGIN_NAME.fullmatch(entry.name) else
+                   "motifbench has one of that name" if entry.name in builtin else
+                   "its value is not package.module:attr"
+                   if not (all(part.isidentifier() for part in module.split(".")) and attr.isidentifier()) else "")
+        source = entry.dist.name if entry.dist else "an installed package"
+        if problem:
+            print(f"warning: ignored the {kind} {entry.name!r} = {entry.value!r} of {source}: {problem}",
+                  file=sys.stderr)
+        else:
+            claims.setdefault(entry.name, {})[entry.value] = source
+    for name, values in claims.items():
+        if len(values) > 1:
+            print(f"warning: ignored the {kind} {name!r}: {' and '.join(sorted(set(values.values())))} both register "
+                  "it", file=sys.stderr)
+    return {name: next(iter(values)) for name, values in claims.items() if len(values) == 1}
+
+
+def all_methods() -> dict[str, str]:
+    """Motifbench's methods and the installed plugins' (name -> package.module:Class)."""
+    return {**METHODS, **plugins("method")}
 
 
 def _lookup(kind: str, name: str, table: dict) -> object:
@@ -50,22 +96,25 @@ def _lookup(kind: str, name: str, table: dict) -> object:
 
 
 def get_stream(name: str) -> StreamSpec:
+    """A stream that motifbench itself registers (``sources.resolve`` also finds the others)."""
     return _lookup("stream", name, STREAMS)
 
 
 def is_registered(spec: str) -> bool:
-    """Whether ``spec`` is a registered method, by name or by its import path."""
+    """Whether ``spec`` is one of motifbench's own methods, by name or by its import path: code
+    that may run in the trusted process. A plugin's method is outside code, like any other."""
     return spec in METHODS or spec in METHODS.values()
 
 
 def method_label(spec: str) -> str:
-    """The name a method's records go under, known without importing it: a registered method's
-    name (also when given by its import path), else ``package.module.Class`` for
-    ``package.module:Class``, which always has a dot and so is never a registered name."""
+    """The name a method's records go under, known without importing it: a registered or plugin
+    method's name (also when given by its import path), else ``package.module.Class`` for
+    ``package.module:Class``, which always has a dot and so is never such a name."""
+    methods = all_methods()
     if ":" not in spec:
-        _lookup("method", spec, METHODS)
+        _lookup("method", spec, methods)
         return spec
-    registered = [name for name, path in METHODS.items() if path == spec]
+    registered = [name for name, path in methods.items() if path == spec]
     if registered:
         return registered[0]
     module, _, cls = spec.partition(":")
@@ -77,14 +126,19 @@ def method_label(spec: str) -> str:
     return label
 
 
-def get_method(name: str) -> type[Method]:
-    """A registered method's class, or ``package.module:Class`` for one outside motifbench."""
-    path = name if ":" in name else _lookup("method", name, METHODS)
-    module_name, _, class_name = path.partition(":")
+def load_attribute(path: str, kind: str) -> Any:
+    """The object ``package.module:attr`` names, importing its module; an UnknownNameError
+    naming the ``kind`` ("method", "stream") if it cannot be loaded."""
+    module_name, _, attr = path.partition(":")
     try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as error:
-        raise UnknownNameError(f"cannot load method {name!r}: {error}") from None
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise UnknownNameError(f"cannot load {kind} {path!r}: {error}") from None
+
+
+def get_method(name: str) -> type[Method]:
+    """A registered or plugin method's class, or ``package.module:Class`` for one outside motifbench."""
+    cls = load_attribute(name if ":" in name else _lookup("method", name, all_methods()), "method")
     if not isinstance(cls, type) or not hasattr(cls, "card"):
         raise UnknownNameError(f"{name!r} is not a method class (it has no card)")
     return cls

@@ -136,7 +136,9 @@ def read_targets(path: Path) -> list[Target]:
 
 
 def _parse(row: dict[str, str], seeds: tuple[int, ...]) -> Target:
-    registry.get_stream(row["stream"])
+    from .sources import resolve
+
+    resolve(row["stream"])
     spec = registry.METRICS.get(row["metric"])
     if spec is None:
         raise ValueError(f"unknown metric {row['metric']!r}")
@@ -154,7 +156,9 @@ def _parse(row: dict[str, str], seeds: tuple[int, ...]) -> Target:
 
 def in_tier(targets: list[Target], tier: str) -> list[Target]:
     """The targets whose stream is in ``tier`` (a stream's tier: ``motifbench ls streams``)."""
-    return [t for t in targets if registry.get_stream(t.stream).tier == tier]
+    from .sources import resolve
+
+    return [t for t in targets if resolve(t.stream).tier == tier]
 
 
 def write_targets(path: Path, targets: list[Target]) -> None:

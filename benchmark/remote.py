@@ -53,8 +53,8 @@ class Endpoint:
     """A method process, and how its replies become results or MethodErrors. One process may
     serve several instances (``RemoteMethod(..., endpoint=...)``)."""
 
-    def __init__(self, label: str, limits: Limits, threads: int = 1, device: str = "cpu"):
-        self.label, self.limits = label, limits
+    def __init__(self, label: str, limits: Limits, threads: int = 1, device: str = "cpu", kind: str = "method"):
+        self.label, self.limits, self.kind = label, limits, kind  # errors name "{kind} {label}"
         self.process = MethodProcess(limits, threads, device)
         self.budget = int(limits.memory_mb * 2**20) if limits.memory_mb else 2**34  # bytes of one reply at most
 
@@ -63,14 +63,14 @@ class Endpoint:
         try:
             return self.process.request(call, fields, arrays, max_bytes)
         except MethodProcessError as error:
-            raise MethodError(f"method {self.label}: {error}") from None
+            raise MethodError(f"{self.kind} {self.label}: {error}") from None
 
     def call(self, call: str, what: str | None = None, max_bytes: int = 0, arrays: dict[str, np.ndarray] | None = None,
              **fields: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The reply to one call; a MethodError naming the method and the call (``what``) if it failed."""
         reply, out = self.exchange(call, fields, arrays, max_bytes)
         if "error" in reply:
-            raise MethodError(f"method {self.label}: {what or call} raised {_text(reply['error'])}")
+            raise MethodError(f"{self.kind} {self.label}: {what or call} raised {_text(reply['error'])}")
         return reply, out
 
     def __enter__(self) -> Endpoint:
@@ -90,7 +90,7 @@ class _LocalEndpoint(Endpoint):
     def __init__(self) -> None:
         from .server import Server
 
-        self.label, self.server = "registered methods", Server()
+        self.label, self.kind, self.server = "registered methods", "method", Server()
 
     def exchange(self, call: str, fields: dict[str, Any], arrays: dict[str, np.ndarray] | None,
                  max_bytes: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from .method import Method
     from .streams import Stream
 
-SCHEMA_VERSION = 3  # 2: the state_dependence score and the traces of the first motifs; 3: provenance
-READABLE_SCHEMAS = (2, 3)  # versions ``read_record`` accepts (3 adds ``provenance`` and ``dirty_files``)
+SCHEMA_VERSION = 4  # 2: state_dependence, traces; 3: provenance; 4: stream source, timebase and theta,
+# resumption_error, and sequence_success against the stream's theta alone
+READABLE_SCHEMAS = (4,)  # versions ``read_record`` accepts: sequence_success meant another thing before 4
 TRACED_MOTIFS = 3  # motifs whose final output from rest a record keeps, for the figures
 
 
@@ -48,7 +49,7 @@ class RunResult:
     git_sha: str | None  # the checkout's commit, "-dirty" when it has changes
     dirty_files: list[str]  # the checkout's changed files (git status), relative to its root
     provenance: dict[str, str]  # what ran: "method" (package.module:Class) and its "source_sha256"
-    stream: dict[str, Any]  # name, seed, content_hash, n_motifs, tier
+    stream: dict[str, Any]  # name, seed, content_hash, n_motifs, tier, source (kind, ref[, sha256]), dt, tau (s), theta
     method: dict[str, Any]  # card fields and hyperparameters
     overrides: dict[str, Any]  # hyperparameters set on the command line
     seed: int
@@ -112,9 +113,9 @@ def method_provenance(spec: str) -> dict[str, str]:
     """What ran: the method class as ``package.module:Class`` and the sha256 of its module's
     source file (the file, not the module's imports; "unknown" where it cannot be found).
     The file is found on ``sys.path`` without importing anything, so no method code runs here."""
-    from .registry import METHODS
+    from .registry import all_methods
 
-    path = METHODS.get(spec, spec)
+    path = all_methods().get(spec, spec)
     module = path.partition(":")[0]
     try:
         digest = hashlib.sha256(Path(module_source(module)).read_bytes()).hexdigest()
@@ -224,6 +225,7 @@ def read_record(path: Path, failed: bool = False, located: bool = False) -> dict
             for name in METRICS:
                 if scores[name] is not None and type(scores[name]) not in (int, float, bool):
                     raise TypeError(f"metric {name} is {scores[name]!r}, not a number")
+            _check_context(record)
         if located:
             expected = record_path(Path(path).parents[2], stream, method, seed, record.get("overrides") or {})
             if failed:
@@ -233,6 +235,21 @@ def read_record(path: Path, failed: bool = False, located: bool = False) -> dict
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise RecordError(f"record {path} is corrupt ({type(error).__name__}: {error})") from None
     return record
+
+
+def _check_context(record: dict[str, Any]) -> None:
+    """A TypeError unless the fields the leaderboard shows beside the scores have their types:
+    the card's flags, ``parameter_counts`` and ``timings.learn``, and the stream's theta."""
+    flags = [record["method"][flag] for flag in ("stores_past_data", "uses_sgd")]
+    counts, learn, theta = record["parameter_counts"], record["timings"]["learn"], record["stream"]["theta"]
+    if not all(type(flag) is bool for flag in flags):
+        raise TypeError("the method's stores_past_data and uses_sgd are not true/false")
+    if not isinstance(counts, list) or not all(count is None or type(count) is int for count in counts):
+        raise TypeError("parameter_counts is not a list of integers or nulls")
+    if not isinstance(learn, list) or not all(type(seconds) in (int, float) for seconds in learn):
+        raise TypeError("timings.learn is not a list of numbers")
+    if type(theta) not in (int, float):
+        raise TypeError("the stream's theta is not a number")
 
 
 def write_record(path: Path, record: RunResult, force: bool = False) -> None:
@@ -267,6 +284,7 @@ def write_text(path: Path, text: str, force: bool = False) -> None:
 
 def build_record(
     stream: Stream,
+    origin: dict[str, str],
     method: Method,
     seed: int,
     device: str,
@@ -275,7 +293,8 @@ def build_record(
     evaluation: Evaluation,
     provenance: dict[str, str],
 ) -> RunResult:
-    """The record of one run; ``provenance`` is ``method_provenance`` of the class that ran."""
+    """The record of one run; ``origin`` is where the stream came from (``StreamSource.origin``),
+    ``provenance`` is ``method_provenance`` of the class that ran."""
     from . import __version__
 
     K = len(stream.motifs)
@@ -285,7 +304,8 @@ def build_record(
         **checkout(),
         provenance=provenance,
         stream={"name": stream.name, "seed": stream.seed, "content_hash": stream.content_hash, "n_motifs": K,
-                "tier": stream.tier},
+                "tier": stream.tier, "source": origin, "dt": stream.motifs[0].dt, "tau": stream.motifs[0].tau,
+                "theta": stream.theta},
         method={**dataclasses.asdict(method.card), "hyperparameters": method.hyperparameters()},
         overrides=overrides,
         seed=seed,

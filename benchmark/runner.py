@@ -23,6 +23,7 @@ from .worker import Limits, close_all, one_line
 
 if TYPE_CHECKING:  # the evaluator imports torch: only runs need it
     from .evaluator import EvalConfig
+    from .sources import StreamSource
 
 
 def default_config() -> EvalConfig:
@@ -92,7 +93,7 @@ class RunOptions:
 class Job:
     """One (stream, method, seed) run."""
 
-    stream: str
+    source: StreamSource
     method: str  # a registered name or package.module:Class
     seed: int
     path: Path
@@ -103,6 +104,11 @@ class Job:
     threads: int = 1
     force: bool = False
     show_progress: bool = True  # a status line on stderr (off when runs go in parallel)
+
+    @property
+    def stream(self) -> str:
+        """The stream's name, which its records go under."""
+        return self.source.name
 
 
 class Progress:
@@ -127,7 +133,7 @@ class Progress:
 
 
 def plan(
-    stream: str,
+    source: StreamSource,
     method: str,
     seeds: Sequence[int],
     out: Path,
@@ -135,9 +141,9 @@ def plan(
     hyperparams: dict[str, Any] | None = None,
     eval_overrides: dict[str, Any] | None = None,
 ) -> list[Job]:
-    """The jobs that run ``method`` on ``stream`` with each seed and write records under ``out``;
-    a seed whose record exists is skipped (``options.resume``), re-run (``options.force``) or
-    a UsageError."""
+    """The jobs that run ``method`` on the stream of ``source`` with each seed and write records
+    under ``out``; a seed whose record exists is skipped (``options.resume``), re-run
+    (``options.force``) or a UsageError."""
     from . import registry
     from .evaluator import EvalConfig
     from .results import record_path
@@ -148,10 +154,10 @@ def plan(
     config = EvalConfig(**eval_overrides)
     jobs = []
     for seed in seeds:
-        path = record_path(out, stream, label, seed, overrides)
+        path = record_path(out, source.name, label, seed, overrides)
         action = to_do(path, options)
         if action:
-            jobs.append(Job(stream, method, seed, path, hyperparams, overrides, config, options.device, options.threads,
+            jobs.append(Job(source, method, seed, path, hyperparams, overrides, config, options.device, options.threads,
                             force=options.force or action == "replace", show_progress=options.jobs == 1))
     return jobs
 
@@ -194,6 +200,7 @@ def execute(jobs: list[Job], options: RunOptions) -> tuple[list[tuple[Job, dict[
     row) for those that completed, and how many failed (each leaves a failed record and one
     line on stderr)."""
     from . import registry
+    from .metrics import tape_recorder_reason
     from .results import write_failed_record
 
     use_threads(options.threads)
@@ -209,6 +216,10 @@ def execute(jobs: list[Job], options: RunOptions) -> tuple[list[tuple[Job, dict[
             failures += 1
             continue
         print(f"wrote {job.path}", file=sys.stderr)
+        reason = tape_recorder_reason(row)
+        if reason:
+            print(f"warning: {job.stream} {row['method']} seed {job.seed} is a tape recorder: {reason}; "
+                  "the leaderboard lists it apart, unranked", file=sys.stderr)
         done.append((job, row))
     return done, failures
 
@@ -245,18 +256,18 @@ def run(job: Job, limits: Limits) -> tuple[dict[str, Any] | None, str | None]:
 def evaluate(job: Job, limits: Limits) -> dict[str, Any]:
     """Evaluates ``job``'s method, served by a method process that ends before the record is
     written; writes the record and returns the run's summary row."""
-    from . import registry
     from .evaluator import Evaluator
     from .remote import RemoteMethod
     from .results import build_record, method_provenance, write_record
 
-    stream = registry.get_stream(job.stream).build(job.seed)
+    stream = job.source.build(job.seed)
     with RemoteMethod(job.method, job.hyperparams, limits, job.threads, job.device) as method:
         progress = Progress(f"{job.stream} {method.label} seed {job.seed}", shown=job.show_progress)
         evaluation = Evaluator(method, stream, job.seed, job.config, job.device, progress).run()
         progress.done()
     provenance = method_provenance(job.method)
-    record = build_record(stream, method, job.seed, job.device, job.config, job.overrides, evaluation, provenance)
+    record = build_record(stream, job.source.origin, method, job.seed, job.device, job.config, job.overrides,
+                          evaluation, provenance)
     write_record(job.path, record, force=job.force)
     return {"method": method.label, "seed": job.seed, **evaluation.metrics, "time_s": evaluation.timings["total"]}
 

@@ -10,7 +10,8 @@ Requests are messages (``wire``) with a ``call``: ``load`` (import a method clas
 it), ``parse`` (turn ``--set`` texts into checked settings), ``configure`` (make an
 instance; a process may hold several, by number), then the protocol's calls ``setup``, ``learn``, ``rest_state``, ``generate``,
 ``state_dict``, ``load_state_dict``, ``damage``, ``parameter_count``, ``diagnostics``, and
-``inputs_read_only`` (the conformance check of that name, run here on a fresh instance).
+``inputs_read_only`` (the conformance check of that name, run here on a fresh instance), and
+``stream``: a stream from outside code, made here and sent back as arrays and text.
 Each reply holds the result, or ``error``: one line.
 """
 
@@ -150,8 +151,24 @@ class Server:
         return {"changed": changed_inputs(method, Motif(motif_id, target, dt, tau), info["n_prep"])}, {}
 
 
+    def stream(self, ref: str, seed: int) -> tuple[dict[str, Any], Arrays]:
+        """The stream that ``ref`` (``package.module:attr``: a StreamSpec, or a function seed ->
+        Stream) makes with ``seed``: its text fields, and each motif's target as ``target{k}``."""
+        from .registry import load_attribute
+        from .streams import Stream
+
+        maker = load_attribute(ref, "stream")
+        stream = maker.build(seed) if hasattr(maker, "build") else maker(seed)
+        if not isinstance(stream, Stream):
+            raise TypeError(f"{ref} made {type(stream).__name__}, expected a motifbench Stream")
+        fields = {key: getattr(stream, key) for key in ("name", "description", "citation", "tier", "theta")}
+        first = stream.motifs[0]
+        return ({**fields, "dt": first.dt, "tau": first.tau},
+                {f"target{motif.motif_id}": np.asarray(motif.target) for motif in stream.motifs})
+
+
 CALLS = ("load", "parse", "configure", "setup", "learn", "rest_state", "generate", "state_dict", "load_state_dict",
-         "damage", "parameter_count", "diagnostics", "inputs_read_only")
+         "damage", "parameter_count", "diagnostics", "inputs_read_only", "stream")
 
 
 def describe_settings(settings_type: type) -> list[dict[str, Any]]:

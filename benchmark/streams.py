@@ -2,12 +2,14 @@
 
 A stream is generated from a seed by a versioned generator registered as ``name-vN``;
 changing the generated data bumps the version, and ``Stream.content_hash`` pins it.
-Time is in seconds; every v1 stream samples at ``dt = tau / 5`` with ``tau = 10 ms``.
+Time is in seconds; every registered v1 stream samples at ``dt = tau / 5`` with ``tau = 10 ms``
+(a ``StreamSpec`` may set its own). Streams from outside: ``sources.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -16,6 +18,7 @@ import numpy as np
 TAU = 0.01  # s, the rate units' time constant
 DT = TAU / 5  # s, one sample of a motif
 PREP_TAU = 10.0  # default preparatory period, in units of tau
+THETA = 0.1  # default success threshold: a motif counts as produced at nmse <= theta
 TARGET_DECIMALS = 4  # targets are rounded so that the content hash is the same on every CPU
 
 
@@ -46,7 +49,8 @@ class Motif:
 
 @dataclass(frozen=True, eq=False)
 class Stream:
-    """An ordered tuple of motifs drawn from one generator with one seed."""
+    """An ordered tuple of motifs drawn from one generator with one seed; ``theta``: the nmse at
+    or below which a motif counts as produced (the stream's success threshold)."""
 
     name: str
     seed: int
@@ -54,6 +58,7 @@ class Stream:
     description: str
     citation: str
     tier: str
+    theta: float = THETA
 
     def __post_init__(self) -> None:
         if not self.motifs:
@@ -65,6 +70,8 @@ class Stream:
             raise ValueError(f"stream {self.name}: motifs disagree on dt or tau")
         if [m.motif_id for m in self.motifs] != list(range(len(self.motifs))):
             raise ValueError(f"stream {self.name}: motif ids must be 0..K-1 in stream order")
+        if not (isinstance(self.theta, (int, float)) and 0 < self.theta < math.inf):
+            raise ValueError(f"stream {self.name}: theta {self.theta!r} must be a positive number (an nmse)")
 
     @property
     def d_out(self) -> int:
@@ -90,14 +97,18 @@ class StreamSpec:
     n_motifs: int
     make_targets: Callable[[np.random.Generator], list[np.ndarray]] = field(repr=False)
     citation: str = "motifbench (this suite)"
+    dt: float = DT  # s, one sample
+    tau: float = TAU  # s
+    theta: float = THETA  # nmse: the success threshold
 
     def build(self, seed: int) -> Stream:
         rng = np.random.default_rng([seed, _name_key(self.name)])
         targets = self.make_targets(rng)
         motifs = tuple(
-            Motif(k, np.round(np.asarray(t, dtype=np.float64), TARGET_DECIMALS)) for k, t in enumerate(targets)
+            Motif(k, np.round(np.asarray(t, dtype=np.float64), TARGET_DECIMALS), self.dt, self.tau)
+            for k, t in enumerate(targets)
         )
-        return Stream(self.name, seed, motifs, self.description, self.citation, self.tier)
+        return Stream(self.name, seed, motifs, self.description, self.citation, self.tier, self.theta)
 
 
 def _name_key(name: str) -> int:
@@ -155,6 +166,7 @@ STREAMS: dict[str, StreamSpec] = {
             "standard",
             10,
             _smooth(10, 100, 2),
+            theta=0.1,  # about 4 x joint's worst nmse from rest (0.027 over seeds 0-2)
         ),
         StreamSpec(
             "steps10-v1",
@@ -162,6 +174,7 @@ STREAMS: dict[str, StreamSpec] = {
             "standard",
             10,
             _steps(10, 100),
+            theta=0.2,  # 4 x joint's worst nmse from rest (0.048 over seeds 0-2), as 0.1 is on smooth10-v1
         ),
         StreamSpec(
             "smooth50-v1",

@@ -63,13 +63,17 @@ BLOCK = 16  # rows per propagator product: a fixed shape makes each row's roundi
 AMPLITUDE_RIDGE = 1e-4  # ridge of the mode amplitudes in the mode fit (targets are scaled to unit peak)
 LOWEST_FREQUENCY = 0.03  # rad per tau: every mode oscillates, so its eigenvalues form a conjugate pair
 UNSTABLE = 1e10  # loss of a preparatory loop whose dynamics are not stable
+DEFAULT_LOOP_RANK = 4  # thalamic units per motif loop unless the output has more dimensions
 
 
 @dataclass(frozen=True)
 class ThalamocorticalHyperparams(Settings):
     n_cortex: int = hyperparameter(500, "cortical units N", low=1)
     gain: float = hyperparameter(0.9, "std of the random cortical weights J0 times sqrt(N)", low=0)
-    loop_rank: int = hyperparameter(4, "thalamic units r of each motif's loop (at least the output dimension)", low=1)
+    loop_rank: int = hyperparameter(
+        0, f"thalamic units r of each motif's loop, at least the output dimension (0: max({DEFAULT_LOOP_RANK}, d_out))",
+        low=0,
+    )
     n_modes: int = hyperparameter(5, "damped oscillatory modes per motif (each places a conjugate pair)", low=1)
     max_frequency: float = hyperparameter(2.0, "largest angular frequency of a mode, rad per tau", low=0.1)
     decay_range: tuple[float, ...] = hyperparameter((0.01, 1.0), "slowest and fastest decay of a mode, per tau", low=0)
@@ -107,14 +111,16 @@ class Thalamocortical(Method):
     Hyperparams = ThalamocorticalHyperparams
 
     def check_stream(self, info: StreamInfo) -> None:
-        if self.hp.loop_rank < info.d_out:
-            raise HyperparameterError(f"loop_rank={self.hp.loop_rank} is below the output dimension {info.d_out}")
+        if 0 < self.hp.loop_rank < info.d_out:
+            raise HyperparameterError(f"loop_rank={self.hp.loop_rank} is below the output dimension {info.d_out} "
+                                      f"(0 picks max({DEFAULT_LOOP_RANK}, d_out))")
 
     def setup(self, info: StreamInfo, seed: int, device: str = "cpu") -> None:
         """Draws J0 and W, then trains the preparatory loop."""
         hp = self.hp
         self.check_stream(info)
         self.info, self.device = info, torch.device(device)
+        self.loop_rank = hp.loop_rank or max(DEFAULT_LOOP_RANK, info.d_out)
         self.dt = info.dt / info.tau
         self.rng = np.random.default_rng([seed, 4099])
         N = hp.n_cortex
@@ -134,7 +140,7 @@ class Thalamocortical(Method):
             motif.target, self.dt, hp.n_modes, hp.decay_range, hp.max_frequency, hp.fit_restarts, self.rng
         )
         fit_time = time.perf_counter() - tic
-        U = self.rng.normal(0.0, 1.0, (N, hp.loop_rank))
+        U = self.rng.normal(0.0, 1.0, (N, self.loop_rank))
         V = place_eigenvalues(self.J0, U, self.W, gammas, amplitudes, hp.v_ridge)
         A = self.J0 + U @ V - np.eye(N)
         propagator = scipy.linalg.expm(A * self.dt)
@@ -251,7 +257,7 @@ class Thalamocortical(Method):
         return self.prep_U.size + self.prep_V.size + per_motif
 
     def diagnostics(self) -> dict[str, Any]:
-        return {"preparatory_loop": self.prep_log, "motifs": self.learn_log}
+        return {"loop_rank": self.loop_rank, "preparatory_loop": self.prep_log, "motifs": self.learn_log}
 
 
 def _block_layout(slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

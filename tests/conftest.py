@@ -18,6 +18,14 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """``motifbench run`` sets torch's thread count for the whole process; put it back after each test."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def smoke():
     """The smoke-v1 stream with seed 0 (3 motifs, 1-D, 25 steps)."""

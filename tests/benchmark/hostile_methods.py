@@ -241,7 +241,7 @@ class Forger(Mumbler):
                 for label in dict.fromkeys((self.card.name, f"{__name__}.{type(self).__name__}"))]
 
     def _forge_files(self) -> None:
-        forged = {"schema_version": 3, "seed": self.seed, "method": {"name": self.card.name},
+        forged = {"schema_version": 4, "seed": self.seed, "method": {"name": self.card.name},
                   "stream": {"name": streams_run()[0]}, "metrics": PERFECT, "note": "forged"}
         for folder in self._record_folders():
             path = folder / f"seed{self.seed}.json"
@@ -297,7 +297,7 @@ class Vandal(Mumbler):
                 path = Path(root, name)
                 try:
                     if name.endswith(".json"):
-                        path.write_text(json.dumps({"schema_version": 3, "metrics": PERFECT, "note": "vandalised"}))
+                        path.write_text(json.dumps({"schema_version": 4, "metrics": PERFECT, "note": "vandalised"}))
                     else:
                         path.unlink()
                     self.report["damaged"] += 1

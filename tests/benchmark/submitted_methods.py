@@ -7,6 +7,10 @@ them as ``submitted_methods:Class`` without editing the package, as CONTRIBUTING
   readout per motif, fit by ridge regression on the trajectory from rest. A real, if simple,
   method: its output depends on the state it starts from.
 - ``Parrot``: stores each target and replays it whatever its state: a tape recorder.
+- Parrots in disguise, each passing the start-state probe alone (finding 3 of the plugin and
+  probes issue): ``WhisperingParrot`` adds ``whisper`` x the tape's rms x the mean of its
+  state, from a rest state of ones; ``SmugglingParrot`` also leaves the id of the motif it
+  produced in its end state.
 """
 
 from __future__ import annotations
@@ -101,7 +105,7 @@ class Parrot(Method):
         return torch.zeros(batch, 1, dtype=torch.float64, device=self.device)
 
     def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
-        return torch.stack([self.tapes[int(i)] for i in ids]), state + 1.0
+        return torch.stack([self.tapes[int(i)][:n_steps] for i in ids]), state + 1.0
 
     def state_dict(self) -> dict[str, Any]:
         return {"tapes": dict(self.tapes)}
@@ -111,3 +115,42 @@ class Parrot(Method):
 
     def parameter_count(self) -> int:
         return sum(tape.numel() for tape in self.tapes.values())
+
+
+@dataclass(frozen=True)
+class WhisperHyperparams(Settings):
+    whisper: float = hyperparameter(1e-3, "the state-dependent term, as a fraction of the tape's rms", low=0)
+
+
+class WhisperingParrot(Parrot):
+    """Replays each stored target plus ``whisper`` x its rms x mean(state); rest state: ones."""
+
+    card = MethodCard(name="whispering_parrot", version="1", citation="motifbench tests: a disguised tape recorder",
+                      uses_sgd=False)
+    Hyperparams = WhisperHyperparams
+    n_state = 1
+
+    def rest_state(self, batch: int) -> torch.Tensor:
+        return torch.ones(batch, self.n_state, dtype=torch.float64, device=self.device)
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        tapes = torch.stack([self.tapes[int(i)][:n_steps] for i in ids])
+        rms = tapes.pow(2).mean(dim=(1, 2), keepdim=True).sqrt()
+        return tapes + self.hp.whisper * rms * state.mean(dim=1)[:, None, None], self.end_state(ids, state)
+
+    def end_state(self, ids: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        return state
+
+
+class SmugglingParrot(WhisperingParrot):
+    """A ``WhisperingParrot`` whose end state is the one-hot id of the motif it produced, plus one."""
+
+    card = MethodCard(name="smuggling_parrot", version="1", citation="motifbench tests: a disguised tape recorder",
+                      uses_sgd=False)
+
+    def setup(self, info: StreamInfo, seed: int, device: str = "cpu") -> None:
+        super().setup(info, seed, device)
+        self.n_state = info.n_motifs
+
+    def end_state(self, ids: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        return 1.0 + torch.nn.functional.one_hot(ids.long(), self.n_state).to(state)

@@ -24,14 +24,6 @@ HERE = Path(__file__).parent
 SMALL_EVAL = ["--set", "eval.n_sequences=3", "--set", "eval.sequence_length=3", "--set", "eval.transition_repeats=2"]
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads():
-    """``run`` sets torch's thread count for the whole process; put it back after each test."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def toy_path(monkeypatch):
     """Make ``toy_methods:Class`` importable from sys.path, freshly."""
@@ -372,7 +364,8 @@ def test_eval_setting_is_recorded_and_changes_the_file_name(tmp_path, capsys):
     record = json.loads(other.read_text())
     assert record["eval_config"]["theta"] == 0.2
     assert record["overrides"] == {"eval.theta": 0.2}
-    assert json.loads(default_bytes)["eval_config"]["theta"] == 0.1
+    assert json.loads(default_bytes)["eval_config"]["theta"] == 0.0  # 0: the stream's own
+    assert json.loads(default_bytes)["stream"]["theta"] == 0.1
     assert json.loads(default_bytes)["overrides"] == {}
     assert default.read_bytes() == default_bytes
 

@@ -181,3 +181,29 @@ def test_a_method_outside_the_package_is_checked_run_and_ranked(tmp_path, capsys
     ranked, apart = (board / "smoke-v1.md").read_text().split("## Tape recorders")
     assert "| submitted_methods.EchoStateNetwork " in ranked and "Parrot" not in ranked
     assert "| submitted_methods.Parrot " in apart
+
+
+@pytest.mark.parametrize(
+    "method, settings",
+    [
+        ("submitted_methods:WhisperingParrot", []),  # 1e-3 x the tape's rms x mean(state), rest state ones
+        ("submitted_methods:WhisperingParrot", ["--set", "whisper=0.01"]),  # up to 1% of the target's rms
+        ("submitted_methods:SmugglingParrot", []),  # its end state carries the motif's id
+        ("submitted_methods:Parrot", []),
+    ],
+)
+def test_a_tape_recorder_in_disguise_is_flagged_and_not_ranked(method, settings, tmp_path, capsys, outside_methods):
+    """Each passed the start-state probe alone (state_dependence above 1e-6) and topped the
+    board; paused mid-motif and resumed from its own state, each starts its tape again."""
+    assert cli.main(["check", "-m", method, *settings]) == 1
+    out, err = capsys.readouterr()
+    assert "| uses its start state" in out and ("does not continue the motif" in out or "ignores the state" in out)
+    assert err.strip().endswith("failed 1 of 7 checks: uses its start state")
+    records, board = tmp_path / "results", tmp_path / "board"
+    assert cli.main(["run", "--stream", "smoke-v1", "--method", method, "--seeds", "0,1", "--out", str(records),
+                     *settings]) == 0
+    err = capsys.readouterr().err
+    assert err.count("is a tape recorder: ") == 2 and "the leaderboard lists it apart, unranked" in err
+    assert cli.main(["leaderboard", "--results", str(records), "--out", str(board), "--no-figures"]) == 0
+    ranked, apart = (board / "smoke-v1.md").read_text().split("## Tape recorders")
+    assert "No completed runs." in ranked and f"| {method.replace(':', '.')}" in apart

@@ -162,8 +162,9 @@ def test_transition_test_is_one_generate_call_per_preparation_length(smoke):
     assert len(preps) == 6
     assert len(transition_calls) == len(preps)
     assert {c["n_prep"] for c in transition_calls} == preps
-    # the whole run is a handful of calls, not one per pair or per row (2: the state probe)
-    assert len(calls) <= K + len(preps) + SMALL.sequence_length + len(SMALL.noise_levels) + 2
+    # the whole run is a handful of calls, not one per pair or per row (2 each: the state and
+    # the pause-and-resume probes)
+    assert len(calls) <= K + len(preps) + SMALL.sequence_length + len(SMALL.noise_levels) + 4
 
 
 def test_transitions_call_generate_once_with_all_ordered_pairs(zero_run):
@@ -216,10 +217,12 @@ def test_batch_limit_splits_calls_and_gives_identical_results():
     assert max(c["batch"] for c in large.calls) > 2
     assert len(small.calls) > len(large.calls) + 10
     # per preparation length: 8 rows of 25 steps -> 4 chunks, 4 rows of 30 steps -> 2 chunks;
-    # the state probe (also no preparation) adds one call per length from each of its 2 starts
+    # the state probe (also no preparation) adds one call per length from each of its 2 starts,
+    # the pause-and-resume probe one per length of its resumed halves (2 rows of 13, 1 of 15)
     no_prep_calls = [c for c in small.calls if c["n_prep"] == 0]
-    assert len(no_prep_calls) == 6 + 4
-    for name in ("R", "transition_nmse", "sequence_ids", "sequence_nmse", "rest_nmse", "output_change", "probe_change"):
+    assert len(no_prep_calls) == 6 + 4 + 2
+    for name in ("R", "transition_nmse", "sequence_ids", "sequence_nmse", "rest_nmse", "output_change", "probe_change",
+                 "resume_change"):
         np.testing.assert_array_equal(getattr(small, name), getattr(large, name), err_msg=name)
     assert small.metrics == large.metrics
     assert small.curves == large.curves
@@ -279,7 +282,7 @@ def test_method_correct_only_from_rest_fails_every_transition(smoke):
     assert (evaluation.sequence_nmse[:, 1:] > 1.0).all()
 
 
-def test_a_tape_recorder_has_no_state_dependence_and_a_state_driven_method_has(smoke, finetune_run):
+def test_a_tape_recorder_is_flagged_by_either_probe_and_a_state_driven_method_by_neither(smoke, finetune_run):
     oracle = Evaluator(toys.Oracle(targets_of(smoke)), smoke, 0, SMALL).run().metrics
     assert oracle["state_dependence"] == 0.0 and metrics.is_tape_recorder(oracle)
     # Memory's output moves by offset * state; the probe starts it from the next motif's end state
@@ -287,9 +290,11 @@ def test_a_tape_recorder_has_no_state_dependence_and_a_state_driven_method_has(s
     assert memory.probe_change == pytest.approx(
         [0.1 * ((k + 1) % K + 1) / t.std() for k, t in enumerate(targets_of(smoke))], rel=0.2
     )
-    assert not metrics.is_tape_recorder(memory.metrics)
+    # ... but it is a tape with a state term: paused and resumed, it plays its tape from the start
+    assert memory.metrics["resumption_error"] > 0.5 and metrics.is_tape_recorder(memory.metrics)
     _, _, finetune = finetune_run
-    assert finetune.metrics["state_dependence"] > 1e-3
+    assert finetune.metrics["state_dependence"] > 1e-3 and finetune.metrics["resumption_error"] < 1e-5
+    assert not metrics.is_tape_recorder(finetune.metrics)
 
 
 def test_transition_starts_from_the_end_state_of_a(smoke):

@@ -23,8 +23,10 @@ def write_records(root, stream="smoke-v1", tape_recorder=False):
             path.parent.mkdir(parents=True, exist_ok=True)
             metrics = dict(SCORES, sequence_success=sequence, final_r2=0.5 + seed / 10,
                            state_dependence=0.0 if name == "parrot" else 0.2)
-            record = {"schema_version": SCHEMA_VERSION, "method": {"name": name}, "stream": {"name": stream},
-                      "seed": seed, "overrides": overrides, "metrics": metrics}
+            record = {"schema_version": SCHEMA_VERSION, "seed": seed, "overrides": overrides, "metrics": metrics,
+                      "method": {"name": name, "stores_past_data": name == "poor", "uses_sgd": True},
+                      "stream": {"name": stream, "theta": 0.1}, "parameter_counts": [100, 100 + 40 * seed],
+                      "timings": {"learn": [0.5, 0.7 + seed]}}
             path.write_text(json.dumps(record))
 
 
@@ -34,9 +36,12 @@ def test_tables_rank_by_sequence_success_with_mean_and_sem(tmp_path):
     assert sorted(files) == ["index.html", "smoke-v1.csv", "smoke-v1.md"]
     rows = [line for line in files["smoke-v1.md"].splitlines() if line.startswith("| ") and "method" not in line]
     assert [row.split("|")[1].strip() for row in rows] == ["good", "good [lr=0.1]", "poor"]
-    assert "| 0,1     | 0.800 ± 0.100" in rows[0]
+    assert [cell.strip() for cell in rows[0].split("|")[1:5]] == ["good", "no", "yes", "0,1"]  # the card's flags
+    assert "| 0.800 ± 0.100 " in rows[0]
+    cells = [cell.strip() for cell in rows[0].split("|")[-4:-1]]  # isolated, params_per_motif, learn_s_per_motif
+    assert cells == ["0.000 ± 0.000", "20.000 ± 20.000", "0.850 ± 0.250"]
     csv_lines = files["smoke-v1.csv"].splitlines()
-    assert csv_lines[1].startswith('good,"0,1",0.800000,0.100000,')
+    assert csv_lines[1].startswith('good,no,yes,"0,1",0.800000,0.100000,')
 
 
 def test_output_depends_on_the_records_alone(tmp_path):
@@ -88,7 +93,7 @@ def test_failed_runs_are_listed_apart_not_ranked(tmp_path):
                                   "stream": {"name": "smoke-v1"}, "seed": 0, "overrides": {}}))
     files = leaderboard.build(tmp_path / "results")
     table, failures = files["smoke-v1.md"].split("## Failed runs")
-    assert "hang" not in table and "hang" not in files["smoke-v1.csv"]
+    assert "| hang " not in table and "hang" not in files["smoke-v1.csv"]
     assert failures.strip() == "- hang, seed 0: timed out after 5 s"
 
 

@@ -341,35 +341,29 @@ def test_transition_scores_single_motif_are_nan():
 SEQ_IDS = np.array([[0, 1], [1, 2], [2, 0]])  # (S=3, L=2)
 SEQ_NMSE = np.array(
     [
-        [0.08, 0.25],  # 0.08 <= 0.1, 0.25 <= 0.3 -> produced
-        [0.20, 0.90],  # 0.20 <= 0.3, 0.90 >  0.5 (cap) -> fails
-        [0.45, 0.12],  # 0.45 <= 0.5, 0.12 >  0.1 -> fails
+        [0.08, 0.10],  # both <= theta 0.1 -> produced
+        [0.20, 0.05],  # 0.20 > 0.1 -> fails (the relative rule would have let motif 1 pass at 0.3)
+        [0.45, 0.12],  # fails
     ]
 )
 
 
 def test_sequence_success_hand_example():
-    assert M.sequence_success(SEQ_NMSE, SEQ_IDS, REST, THETA, CAP) == pytest.approx(1 / 3)
+    assert M.sequence_success(SEQ_NMSE, THETA) == pytest.approx(1 / 3)
 
 
-def test_sequence_success_needs_every_motif():
+def test_sequence_success_needs_every_motif_at_the_stream_theta():
     nmse = SEQ_NMSE.copy()
-    nmse[2, 1] = 0.1  # now 0.1 <= 0.1: third sequence passes
-    assert M.sequence_success(nmse, SEQ_IDS, REST, THETA, CAP) == pytest.approx(2 / 3)
+    nmse[2] = 0.1  # now 0.1 <= 0.1: third sequence passes
+    assert M.sequence_success(nmse, THETA) == pytest.approx(2 / 3)
     nmse[0, 0] = 0.11  # one motif of the first sequence fails: it no longer counts
-    assert M.sequence_success(nmse, SEQ_IDS, REST, THETA, CAP) == pytest.approx(1 / 3)
-
-
-def test_sequence_success_uses_the_limit_of_each_motif_id():
-    # same nmse, different ids: 0.25 passes for motif 1 (limit 0.3), fails for motif 0 (0.1)
-    nmse = np.array([[0.25, 0.25]])
-    assert M.sequence_success(nmse, np.array([[1, 1]]), REST, THETA, CAP) == 1.0
-    assert M.sequence_success(nmse, np.array([[1, 0]]), REST, THETA, CAP) == 0.0
+    assert M.sequence_success(nmse, THETA) == pytest.approx(1 / 3)
+    assert M.sequence_success(nmse, 0.2) == 1.0  # a stream with a looser theta
 
 
 def test_sequence_success_empty_is_nan():
     empty = np.zeros((0, 10))
-    assert math.isnan(M.sequence_success(empty, empty.astype(int), REST, THETA, CAP))
+    assert math.isnan(M.sequence_success(empty, THETA))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -388,6 +382,7 @@ EXPECTED_DIRECTION = {
     "unseen_transition_success": True,
     "sequence_success": True,
     "state_dependence": True,
+    "resumption_error": False,
 }
 
 
@@ -402,6 +397,7 @@ def _arrays() -> dict[str, object]:
         sequence_nmse=SEQ_NMSE,
         sequence_ids=SEQ_IDS,
         probe_change=np.array([0.5, 0.0, 0.25]),
+        resume_change=np.array([0.0, 0.02, 0.01]),
     )
 
 
@@ -434,6 +430,7 @@ def test_compute_metrics_returns_every_registered_score():
         "unseen_transition_success": 5 / 6,
         "sequence_success": 1 / 3,
         "state_dependence": 0.5,
+        "resumption_error": 0.02,
     }
     for name, value in expected.items():
         assert scores[name] == pytest.approx(value), name
@@ -456,3 +453,12 @@ def test_state_dependence_is_the_largest_probe_change_and_zero_marks_a_tape_reco
     assert not M.is_tape_recorder({"state_dependence": 0.3})
     assert not M.is_tape_recorder({"state_dependence": None})  # a record from before the score
     assert not M.is_tape_recorder({})
+
+
+def test_resumption_error_is_the_largest_resume_change_and_above_its_limit_marks_a_tape_recorder():
+    assert M.resumption_error(np.array([0.0, 0.3, 0.1])) == 0.3
+    honest = {"state_dependence": 0.8, "resumption_error": 1e-7}
+    assert not M.is_tape_recorder(honest) and M.tape_recorder_reason(honest) is None
+    replayed = {"state_dependence": 0.007, "resumption_error": 1.3}  # a tape plus a small state term
+    assert M.is_tape_recorder(replayed) and "resumption_error 1.3 > 0.1" in M.tape_recorder_reason(replayed)
+    assert "state_dependence 0 <= 1e-06" in M.tape_recorder_reason({"state_dependence": 0.0, "resumption_error": 0.0})

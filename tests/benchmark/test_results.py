@@ -21,6 +21,7 @@ import motifbench.baselines.zero
 from motifbench.baselines.finetune import Finetune
 from motifbench.baselines.zero import Zero
 from motifbench.evaluator import EvalConfig, Evaluator
+from motifbench.sources import resolve
 from motifbench.results import (
     SCHEMA_VERSION,
     RecordError,
@@ -44,7 +45,8 @@ K = 3
 def run_record(stream, method, seed=0, config=SMALL, overrides=None):
     evaluation = Evaluator(method, stream, seed, config).run()
     provenance = method_provenance(f"{type(method).__module__}:{type(method).__qualname__}")
-    return evaluation, build_record(stream, method, seed, "cpu", config, overrides or {}, evaluation, provenance)
+    origin = resolve(stream.name).origin
+    return evaluation, build_record(stream, origin, method, seed, "cpu", config, overrides or {}, evaluation, provenance)
 
 
 @pytest.fixture(scope="module")
@@ -247,10 +249,10 @@ def test_read_record_returns_what_write_record_wrote(tmp_path, zero_record):
     [
         ("{not json", "unreadable or corrupt (JSONDecodeError"),
         ("[1, 2]", "not a JSON object"),
-        ('{"schema_version": 99, "metrics": {}}', "schema_version 99; this motifbench reads 2, 3"),
+        ('{"schema_version": 99, "metrics": {}}', "schema_version 99; this motifbench reads 4"),
         ('{"metrics": {}}', "schema_version None"),
-        ('{"schema_version": 3, "method": {"name": "m"}, "stream": {"name": "s"}, "seed": 0}', "KeyError: 'metrics'"),
-        ('{"schema_version": 3, "method": {"name": "m"}, "stream": {"name": "s"}, "seed": 0, "metrics": 1}',
+        ('{"schema_version": 4, "method": {"name": "m"}, "stream": {"name": "s"}, "seed": 0}', "KeyError: 'metrics'"),
+        ('{"schema_version": 4, "method": {"name": "m"}, "stream": {"name": "s"}, "seed": 0, "metrics": 1}',
          "metrics is not an object"),
     ],
 )

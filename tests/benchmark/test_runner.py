@@ -8,9 +8,11 @@ import pytest
 from motifbench.metrics import METRICS
 from motifbench.results import failed_record_path
 from motifbench.runner import RunOptions, UsageError, plan
+from motifbench.sources import resolve
 
-VALID_RECORD = {"schema_version": 3, "stream": {"name": "smoke-v1"}, "method": {"name": "finetune"}, "seed": 0,
-                "metrics": {name: None for name in METRICS}}
+VALID_RECORD = {"schema_version": 4, "stream": {"name": "smoke-v1", "theta": 0.1}, "seed": 0,
+                "method": {"name": "finetune", "stores_past_data": False, "uses_sgd": True},
+                "metrics": {name: None for name in METRICS}, "parameter_counts": [None], "timings": {"learn": [1.0]}}
 
 
 @pytest.mark.parametrize(
@@ -31,7 +33,7 @@ def test_bad_options_are_a_usage_error_when_made(options, words):
 
 
 def test_plan_names_records_by_settings_and_skips_refuses_or_replaces_existing_ones(tmp_path, capsys):
-    jobs = plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(jobs=2), {"lr": 0.01}, {"theta": 0.2})
+    jobs = plan(resolve("smoke-v1"), "finetune", [0, 1], tmp_path, RunOptions(jobs=2), {"lr": 0.01}, {"theta": 0.2})
     assert [job.seed for job in jobs] == [0, 1]
     assert all(not job.show_progress and job.config.theta == 0.2 for job in jobs)
     assert jobs[0].overrides == {"lr": 0.01, "eval.theta": 0.2}
@@ -39,17 +41,17 @@ def test_plan_names_records_by_settings_and_skips_refuses_or_replaces_existing_o
     jobs[0].path.parent.mkdir(parents=True)
     jobs[0].path.write_text("{}")
     with pytest.raises(UsageError, match="exists; pass --force to replace it or --resume to keep it"):
-        plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(), {"lr": 0.01}, {"theta": 0.2})
-    resumed = plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(resume=True), {"lr": 0.01}, {"theta": 0.2})
+        plan(resolve("smoke-v1"), "finetune", [0, 1], tmp_path, RunOptions(), {"lr": 0.01}, {"theta": 0.2})
+    resumed = plan(resolve("smoke-v1"), "finetune", [0, 1], tmp_path, RunOptions(resume=True), {"lr": 0.01}, {"theta": 0.2})
     # a record that cannot be read is missing to --resume, which says so and replaces it
     assert [(job.seed, job.force) for job in resumed] == [(0, True), (1, False)]
     assert "running it again" in capsys.readouterr().err
     jobs[0].path.write_text(json.dumps(VALID_RECORD))
     failed_record_path(jobs[0].path).write_text("{}")  # stale: the record now exists
-    resumed = plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(resume=True), {"lr": 0.01}, {"theta": 0.2})
+    resumed = plan(resolve("smoke-v1"), "finetune", [0, 1], tmp_path, RunOptions(resume=True), {"lr": 0.01}, {"theta": 0.2})
     assert [job.seed for job in resumed] == [1] and "kept" in capsys.readouterr().err
     assert not failed_record_path(jobs[0].path).exists()
-    forced = plan("smoke-v1", "finetune", [0, 1], tmp_path, RunOptions(force=True), {"lr": 0.01}, {"theta": 0.2})
+    forced = plan(resolve("smoke-v1"), "finetune", [0, 1], tmp_path, RunOptions(force=True), {"lr": 0.01}, {"theta": 0.2})
     assert [job.seed for job in forced] == [0, 1] and all(job.force for job in forced)
 
 
@@ -63,7 +65,7 @@ def test_a_record_another_process_wrote_first_is_kept_and_is_no_failure(tmp_path
         raise RecordExists(f"record {job.path} exists; pass --force to replace it")
 
     monkeypatch.setattr(runner, "evaluate", loses_the_race)
-    jobs = plan("smoke-v1", "finetune", [0], tmp_path, RunOptions())
+    jobs = plan(resolve("smoke-v1"), "finetune", [0], tmp_path, RunOptions())
     done, failures = runner.execute(jobs, RunOptions())
     assert (done, failures) == ([], 0)
     assert f"kept {jobs[0].path}: another process wrote this record first" in capsys.readouterr().err

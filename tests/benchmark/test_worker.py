@@ -10,6 +10,7 @@ import pytest
 
 from motifbench.evaluator import EvalConfig
 from motifbench.runner import Job, run
+from motifbench.sources import resolve
 from motifbench.worker import Limits
 
 HERE = Path(__file__).parent
@@ -24,7 +25,7 @@ def toy_path(monkeypatch):
 
 def test_a_good_run_returns_its_row_and_writes_its_record(tmp_path):
     path = tmp_path / "seed0.json"
-    row, reason = run(Job("smoke-v1", "zero", 0, path, config=QUICK), Limits(time_s=120))
+    row, reason = run(Job(resolve("smoke-v1"), "zero", 0, path, config=QUICK), Limits(time_s=120))
     assert reason is None and row["method"] == "zero" and row["seed"] == 0
     assert json.loads(path.read_text())["metrics"]["final_r2"] == row["final_r2"]
 
@@ -40,7 +41,7 @@ def test_a_good_run_returns_its_row_and_writes_its_record(tmp_path):
 )
 def test_a_bad_run_ends_with_a_one_line_reason_and_writes_nothing(method, limits, words, tmp_path, toy_path):
     path = tmp_path / "seed0.json"
-    row, reason = run(Job("smoke-v1", method, 0, path, config=QUICK), limits)
+    row, reason = run(Job(resolve("smoke-v1"), method, 0, path, config=QUICK), limits)
     assert row is None and words in reason and "\n" not in reason
     assert not path.exists()
 

@@ -79,7 +79,7 @@ class _KnowsTargets(Toy):
         self.targets = [torch.as_tensor(np.array(t, dtype=np.float32)) for t in targets]
 
     def _targets(self, ids: torch.Tensor, n_steps: int) -> torch.Tensor:
-        rows = [self.targets[int(i)] for i in ids]
+        rows = [self.targets[int(i)][:n_steps] for i in ids]  # the first n_steps, as a tape does
         assert all(len(t) == n_steps for t in rows), "rows of one generate call must share a length"
         return torch.stack(rows) if rows else torch.zeros(0, n_steps, self.info.d_out)
 

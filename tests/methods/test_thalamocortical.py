@@ -16,10 +16,11 @@ import scipy.linalg
 import scipy.optimize
 import torch
 
-from motifbench import metrics
+from motifbench import Motif, Stream, metrics
 from motifbench.evaluator import EvalConfig, Evaluator
 from motifbench.method import HyperparameterError, StreamInfo
 from motifbench.methods.thalamocortical import (
+    DEFAULT_LOOP_RANK,
     Thalamocortical,
     fit_modes,
     fit_preparatory_loop,
@@ -27,9 +28,10 @@ from motifbench.methods.thalamocortical import (
     preparatory_loss,
     start_state,
 )
+from motifbench.streams import smooth_trajectory
 
 FAST = dict(n_cortex=60, prep_fraction=0.1, prep_iterations=20, fit_restarts=2, max_frequency=5.0)
-N, RANK = FAST["n_cortex"], 4  # RANK: the default loop_rank
+N, RANK = FAST["n_cortex"], DEFAULT_LOOP_RANK  # RANK: the loop rank of a stream of at most 4 outputs
 DT = 0.2  # dt / tau of every v1 stream
 STEPS_PER_TAU = 5
 
@@ -386,6 +388,18 @@ def test_bad_hyperparameters_are_refused_when_made_or_checked_against_the_stream
     for decays in ((1.0, 0.01), (0.5, 0.5)):
         with pytest.raises(HyperparameterError, match="decay_range"):
             Thalamocortical(**{**FAST, "decay_range": decays})
+
+
+def test_its_defaults_work_for_any_output_dimension():
+    """The loop rank follows d_out unless set: a 6-D stream (the recorded gestures' size) is
+    learned with the defaults, at rank 6; 1-D and 2-D streams keep rank 4."""
+    six_d = Stream("six-d", 0, tuple(Motif(k, smooth_trajectory(np.random.default_rng(k), 30, 6)) for k in range(2)),
+                   "", "", "smoke")
+    method = Thalamocortical(**FAST)
+    method.check_stream(info_for(six_d))
+    scores = Evaluator(method, six_d, 0, EvalConfig(n_sequences=2, sequence_length=2, transition_repeats=1)).run()
+    assert method.diagnostics()["loop_rank"] == 6 and scores.metrics["final_r2"] > 0.9
+    assert all(loop.U.shape == (N, 6) for loop in method.loops)
 
 
 def test_a_zero_frequency_bound_is_refused():
