@@ -193,9 +193,10 @@ def write_failed_record(path: Path, stream: str, method: str, seed: int, overrid
 def read_record(path: Path, failed: bool = False, located: bool = False) -> dict[str, Any]:
     """A record's JSON (a failed record's with ``failed``), or a RecordError naming the file and
     what is wrong with it: unreadable, not JSON, a schema version this motifbench cannot read,
-    a stream or method name that is not a plain name, a missing field, or a score that is not a
-    number. With ``located``, the record must also be where ``record_path`` puts it: its
-    stream, method, seed and overrides give its folder and file name."""
+    a stream or method name that is not a plain name, a missing field, a score that is not a
+    number, or a field the leaderboard shows beside the scores of the wrong type. With
+    ``located``, the record must also be where ``record_path`` puts it: its stream, method,
+    seed and overrides give its folder and file name."""
     from .method import PLAIN_NAME
     from .metrics import METRICS
 
