@@ -80,9 +80,10 @@ def _check_streams(entries: dict[str, list[dict[str, Any]]], stream: str) -> dic
     written before records named a source: the registered stream of its name), for every
     record's stream seed; a RecordError if a record is of another stream, the stream cannot be
     made, or its content hash differs."""
-    from .sources import StreamError, resolve
+    from .sources import StreamError, StreamSource, resolve
 
     built: dict[int, Stream] = {}
+    sources: dict[str, StreamSource] = {}  # each ref resolved once: a file's is read and validated
     for name, records in entries.items():
         for record in records:
             info, which = record["stream"], f"record of {name} seed {record['seed']}"
@@ -90,8 +91,11 @@ def _check_streams(entries: dict[str, list[dict[str, Any]]], stream: str) -> dic
                 raise RecordError(f"{which} is of stream {info['name']!r}, not {stream!r}")
             source = info["source"] if isinstance(info.get("source"), dict) else {"ref": stream}
             if info["seed"] not in built:
+                ref = str(source.get("ref"))
                 try:
-                    built[info["seed"]] = resolve(str(source.get("ref"))).build(info["seed"])
+                    if ref not in sources:
+                        sources[ref] = resolve(ref)
+                    built[info["seed"]] = sources[ref].build(info["seed"])
                 except (registry.UnknownNameError, StreamError) as error:
                     raise RecordError(f"{which}: cannot make its stream to draw the targets ({error})") from None
             if built[info["seed"]].content_hash != info["content_hash"]:

@@ -129,20 +129,20 @@ def collect(results: Path) -> list[StreamBoard]:
         for table in tables.values():
             table.sort(key=lambda row: (-row[RANKED_BY], -row["final_r2"], row["method"]))
         order = [row["method"] for row in tables[False] + tables[True]]
-        thetas = [runs[0]["stream"]["theta"] for runs in entries.values()]
+        theta = next((runs[0]["stream"]["theta"] for runs in entries.values()), math.nan)
         boards.append(StreamBoard(stream, tables[False], tables[True], {name: entries[name] for name in order},
-                                  sorted(failures.get(stream, [])), thetas[0] if thetas else math.nan))
+                                  sorted(failures.get(stream, [])), theta))
     return boards
 
 
 def context(record: dict[str, Any]) -> dict[str, Any]:
     """A record's cost beside its scores: the card's flags ("yes"/"no"), parameters added per
     motif ((count after the last motif - after the first) / (K - 1); NaN if unknown or K = 1)
-    and the mean learning time per motif (s)."""
-    card, counts, learn = record["method"], record.get("parameter_counts") or [], record["timings"].get("learn") or []
+    and the mean learning time per motif (s). ``read_record`` has checked their types."""
+    card, counts, learn = record["method"], record["parameter_counts"], record["timings"]["learn"]
     known = len(counts) > 1 and counts[0] is not None and counts[-1] is not None
-    return {"stores_past_data": "yes" if card.get("stores_past_data") else "no",
-            "uses_sgd": "yes" if card.get("uses_sgd") else "no",
+    return {"stores_past_data": "yes" if card["stores_past_data"] else "no",
+            "uses_sgd": "yes" if card["uses_sgd"] else "no",
             "params_per_motif": (counts[-1] - counts[0]) / (len(counts) - 1) if known else math.nan,
             "learn_s_per_motif": sum(learn) / len(learn) if learn else math.nan}
 

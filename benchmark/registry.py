@@ -21,7 +21,7 @@ from .metrics import METRICS
 from .streams import STREAMS, StreamSpec
 
 __all__ = ["METHODS", "METRICS", "STREAMS", "UnknownNameError", "all_methods", "get_method", "get_stream",
-           "is_registered", "load_attribute", "method_label", "plugins"]
+           "is_import_path", "is_registered", "load_attribute", "method_label", "plugins"]
 
 METHODS: dict[str, str] = {
     "zero": "motifbench.baselines.zero:Zero",
@@ -64,11 +64,9 @@ def plugins(kind: str) -> dict[str, str]:
     builtin = METHODS if kind == "method" else STREAMS
     claims: dict[str, dict[str, str]] = {}  # name -> value -> the package that registers it
     for entry in entry_points(group=PLUGIN_GROUPS[kind]):
-        module, _, attr = entry.value.partition(":")
         problem = ("its name is not plain (letters, digits, _ and -)" if not PLUGIN_NAME.fullmatch(entry.name) else
                    "motifbench has one of that name" if entry.name in builtin else
-                   "its value is not package.module:attr"
-                   if not (all(part.isidentifier() for part in module.split(".")) and attr.isidentifier()) else "")
+                   "its value is not package.module:attr" if not is_import_path(entry.value) else "")
         source = entry.dist.name if entry.dist else "an installed package"
         if problem:
             print(f"warning: ignored the {kind} {entry.name!r} = {entry.value!r} of {source}: {problem}",
@@ -80,6 +78,12 @@ def plugins(kind: str) -> dict[str, str]:
             print(f"warning: ignored the {kind} {name!r}: {' and '.join(sorted(set(values.values())))} both register "
                   "it", file=sys.stderr)
     return {name: next(iter(values)) for name, values in claims.items() if len(values) == 1}
+
+
+def is_import_path(text: str) -> bool:
+    """Whether ``text`` is ``package.module:attr``: dotted identifiers, a colon, an identifier."""
+    module, colon, attr = text.partition(":")
+    return bool(colon) and all(part.isidentifier() for part in module.split(".")) and attr.isidentifier()
 
 
 def all_methods() -> dict[str, str]:
@@ -117,10 +121,8 @@ def method_label(spec: str) -> str:
     registered = [name for name, path in methods.items() if path == spec]
     if registered:
         return registered[0]
-    module, _, cls = spec.partition(":")
-    label = f"{module}.{cls}"
-    if not (all(part.isidentifier() for part in module.split(".")) and cls.isidentifier()
-            and PLAIN_NAME.fullmatch(label)):
+    label = spec.replace(":", ".", 1)
+    if not (is_import_path(spec) and PLAIN_NAME.fullmatch(label)):
         raise UnknownNameError(f"method {spec!r}: expected a registered name or package.module:Class "
                                "(Python identifiers, not starting with '_')")
     return label

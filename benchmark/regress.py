@@ -106,6 +106,7 @@ def read_targets(path: Path) -> list[Target]:
     """Every row of ``path``, validated; a bad file or value is a one-line TargetsError naming
     the file and line."""
     from .runner import parse_seeds
+    from .sources import resolve
 
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
@@ -113,6 +114,7 @@ def read_targets(path: Path) -> list[Target]:
         raise TargetsError(f"targets file {path}: {getattr(error, 'strerror', None) or error}") from None
     reader = csv.reader(io.StringIO(text))
     targets: dict[tuple[str, str, str], Target] = {}
+    streams: set[str] = set()  # each stream is checked once: a file's is read and validated
     try:
         header = next(reader, None)
         if header != COLUMNS:
@@ -124,6 +126,9 @@ def read_targets(path: Path) -> list[Target]:
                 if len(cells) != len(COLUMNS):
                     raise ValueError(f"expected {len(COLUMNS)} fields, got {len(cells)}")
                 row = dict(zip(COLUMNS, cells))
+                if row["stream"] not in streams:
+                    resolve(row["stream"])
+                    streams.add(row["stream"])
                 target = _parse(row, parse_seeds(row["seeds"]))
                 if (target.stream, target.method, target.metric) in targets:
                     raise ValueError(f"a second row for {target.stream} {target.method} {target.metric}")
@@ -136,9 +141,6 @@ def read_targets(path: Path) -> list[Target]:
 
 
 def _parse(row: dict[str, str], seeds: tuple[int, ...]) -> Target:
-    from .sources import resolve
-
-    resolve(row["stream"])
     spec = registry.METRICS.get(row["metric"])
     if spec is None:
         raise ValueError(f"unknown metric {row['metric']!r}")
@@ -158,7 +160,8 @@ def in_tier(targets: list[Target], tier: str) -> list[Target]:
     """The targets whose stream is in ``tier`` (a stream's tier: ``motifbench ls streams``)."""
     from .sources import resolve
 
-    return [t for t in targets if resolve(t.stream).tier == tier]
+    tiers = {ref: resolve(ref).tier for ref in {t.stream for t in targets}}
+    return [t for t in targets if tiers[t.stream] == tier]
 
 
 def write_targets(path: Path, targets: list[Target]) -> None:

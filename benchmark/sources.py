@@ -43,7 +43,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .registry import PLUGIN_NAME, STREAMS, UnknownNameError, plugins
+from .registry import PLUGIN_NAME, STREAMS, UnknownNameError, is_import_path, plugins
 from .streams import TARGET_DECIMALS, THETA, Motif, Stream
 
 FILE_FORMAT = "motifbench-stream"
@@ -97,8 +97,7 @@ def resolve(ref: str) -> StreamSource:
         return StreamSource(ref, "registered", spec.name, spec.description, spec.tier, spec.n_motifs, spec.build)
     if ref in plugins("stream"):
         return _from_code(ref, plugins("stream")[ref], "plugin")
-    module, colon, attr = ref.partition(":")
-    if colon and all(part.isidentifier() for part in module.split(".")) and attr.isidentifier():
+    if is_import_path(ref):
         return _from_code(ref, ref, "module")
     if Path(ref).is_file():
         return _from_file(ref)
