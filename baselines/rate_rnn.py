@@ -42,15 +42,17 @@ class _EulerRates(torch.autograd.Function):
 
     For states h_t (B, N), rates r_t = tanh(h_t), gates g (B, N) or 1, per-row low-rank weights
     U_b, V_b (N, rank) or none, drives d_t (B, N) (the preparatory drive for t < n_prep, then
-    the go drive) and process noise n_t (drawn from the state, no gradient through it):
+    the go drive), input noise x_t (B, N) or none, and process noise n_t (drawn from the state;
+    no gradient through either noise):
 
-        h_{t+1} = g * ((1 - a) h_t + a (W r_t + U_b V_b^T r_t + d_t) + n_t),    h_0 <- g * h_0
+        h_{t+1} = g * ((1 - a) h_t + a (W r_t + U_b V_b^T r_t + d_t + x_t) + n_t),    h_0 <- g * h_0
 
     ``forward`` returns the rates of the last ``n_out`` steps, r_{T-n_out+1} .. r_T (n_out, B, N),
     and h_T (B, N)."""
 
     @staticmethod
-    def forward(ctx, h0, W, prep_drive, go_drive, U, V, gates, alpha, n_prep, n_total, n_out, noise_std, generator):
+    def forward(ctx, h0, W, prep_drive, go_drive, U, V, gates, alpha, n_prep, n_total, n_out, noise_std, generator,
+                input_noise):
         a = alpha
         scaled_WT = (a * W).T.contiguous()  # row-major: a product with a transposed view is slower
         prep_drive, go_drive = a * prep_drive, a * go_drive
@@ -63,6 +65,8 @@ class _EulerRates(torch.autograd.Function):
             h.addmm_(r[t], scaled_WT, beta=1 - a).add_(prep_drive if t < n_prep else go_drive)
             if U is not None:
                 h.add_(torch.bmm(torch.bmm(r[t].unsqueeze(1), V), scaled_U.transpose(1, 2)).squeeze(1))
+            if input_noise is not None:
+                h.add_(input_noise[t], alpha=a)
             if noise_std > 0:
                 h.add_(state_noise(h, noise_std, a, generator))
             if gates is not None:
@@ -127,7 +131,7 @@ class _EulerRates(torch.autograd.Function):
                 grad_U = torch.bmm(errors_b.transpose(1, 2), torch.bmm(presynaptic_b, V)).mul_(a)
             if needed[5]:
                 grad_V = torch.bmm(presynaptic_b.transpose(1, 2), torch.bmm(errors_b, U)).mul_(a)
-        return grad_h0, grad_W, grad_prep, grad_go, grad_U, grad_V, None, None, None, None, None, None, None
+        return grad_h0, grad_W, grad_prep, grad_go, grad_U, grad_V, None, None, None, None, None, None, None, None
 
 
 class RateRNN(nn.Module):
@@ -176,6 +180,7 @@ class RateRNN(nn.Module):
         low_rank: tuple[torch.Tensor, torch.Tensor] | None = None,
         prep_cue: torch.Tensor | None = None,
         production_only: bool = False,
+        input_noise: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The dynamics for given input vectors ``cue`` (B, N); the go input is W_in's last column.
         Returns the rates after every step, preparation included (n_prep + n_steps, B, N), or
@@ -185,7 +190,9 @@ class RateRNN(nn.Module):
         ``gates`` (B, N), if given, multiplies the state at the start and after every step
         (units gated to 0 are silent: their rate is 0). ``low_rank`` = (U, V), each (B, N, r),
         adds U_b V_b^T to row b's recurrent weights; each (N, r), it adds U V^T to every row's.
-        ``prep_cue`` (B, N), if given, replaces ``cue`` during the preparatory period."""
+        ``prep_cue`` (B, N), if given, replaces ``cue`` during the preparatory period.
+        ``input_noise`` (n_prep + n_steps, B, N), if given, is added to the units' input at every
+        step (inside the bracket of the Euler step: it is scaled by alpha), with no gradient."""
         n_total = n_prep + n_steps
         n_out = n_steps if production_only else n_total
         if n_total == 0:
@@ -198,7 +205,8 @@ class RateRNN(nn.Module):
         elif low_rank is not None:
             U, V = low_rank
         return _EulerRates.apply(
-            h, W, prep_drive, go_drive, U, V, gates, self.alpha, n_prep, n_total, n_out, noise_std, generator
+            h, W, prep_drive, go_drive, U, V, gates, self.alpha, n_prep, n_total, n_out, noise_std, generator,
+            input_noise,
         )
 
 
@@ -401,9 +409,10 @@ class RateRNNMethod(Method):
         return self.forward(state.to(self.device), ids.to(self.device), n_prep, n_steps, noise_std, generator)
 
     def fit(self, motifs: Sequence[Motif], max_iterations: int | None = None, lr: float | None = None) -> None:
-        """Adam on BPTT over ``motifs`` (all in every batch), its learning rate lowered and its
-        end decided by the ``TrainingSchedule`` (``max_iterations`` and ``lr`` default to the
-        hyperparameters)."""
+        """Trains on ``motifs`` (all in every batch) with ``training_gradients`` and the
+        ``make_optimizer`` optimiser (Adam on BPTT here), each group's learning rate lowered and
+        training's end decided by the ``TrainingSchedule`` (``max_iterations`` and ``lr`` default to
+        the hyperparameters)."""
         hp = self.hp
         trainable = self.trainable_parameters(motifs)
         ids = torch.arange(len(motifs), device=self.device).repeat_interleave(hp.batch_size)
@@ -411,23 +420,36 @@ class RateRNNMethod(Method):
         n_steps = max(m.n_steps for m in motifs)
         target, mask = _padded_targets(motifs, n_steps, self.device)
         target, weights = target[ids], nmse_weights(target, mask)[ids]
-        base_lr = hp.lr if lr is None else lr
-        optimizer = torch.optim.Adam(trainable, lr=base_lr)
+        optimizer = self.make_optimizer(trainable, hp.lr if lr is None else lr)
+        base_lrs = [group["lr"] for group in optimizer.param_groups]
         schedule = TrainingSchedule.from_hyperparams(hp, max_iterations)
         while not schedule.done:
-            y, auxiliary = self.training_trials(motif_ids, n_steps)
-            loss = nmse_loss(y, target, weights)
-            if auxiliary is not None:
-                loss = loss + auxiliary
-            penalty = self.penalty()
             optimizer.zero_grad()
-            (loss if penalty is None else loss + penalty).backward()
+            loss = self.training_gradients(motif_ids, target, weights)
             if hp.grad_clip > 0:
                 nn.utils.clip_grad_norm_(trainable, hp.grad_clip)
             self.take_step(optimizer)
-            schedule.add(loss.item())
-            set_learning_rate(optimizer, base_lr * schedule.lr_scale)
+            schedule.add(loss)
+            for group, base_lr in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base_lr * schedule.lr_scale
         self.training_log.append(schedule.summary())
+
+    def make_optimizer(self, trainable: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+        """The optimiser that ``fit`` steps, at learning rate ``lr``: Adam here."""
+        return torch.optim.Adam(trainable, lr=lr)
+
+    def training_gradients(self, motif_ids: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> float:
+        """One iteration: runs its trials for ``motif_ids`` (B,) against ``target`` (B, T, d_out)
+        with ``nmse_weights`` ``weights``, sets the ``.grad`` of what ``fit`` trains, and returns
+        the training nmse (mean over trials). Here: BPTT by autograd of the nmse, the method's own
+        loss term and its penalty."""
+        y, auxiliary = self.training_trials(motif_ids, target.shape[1])
+        loss = nmse_loss(y, target, weights)
+        if auxiliary is not None:
+            loss = loss + auxiliary
+        penalty = self.penalty()
+        (loss if penalty is None else loss + penalty).backward()
+        return loss.item()
 
     def diagnostics(self) -> dict[str, Any]:
         return {"training": self.training_log}

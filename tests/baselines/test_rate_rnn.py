@@ -59,12 +59,24 @@ def test_backward_is_the_gradient(low_rank, gated, n_prep, frozen_W, n_out):
     U, V = leaf(B, N, rank), leaf(B, N, rank)
     gates = (torch.rand(B, N, generator=g) > 0.3).double() if gated else None
     W.requires_grad_(not frozen_W)
+    input_noise = torch.randn(6, B, N, generator=g, dtype=torch.float64)  # no gradient: a constant
 
     def rates(h0, W, prep_drive, go_drive, U, V):
         return _EulerRates.apply(h0, W, prep_drive, go_drive, U if low_rank else None, V if low_rank else None,
-                                 gates, 0.3, n_prep, 6, n_out, 0.0, None)
+                                 gates, 0.3, n_prep, 6, n_out, 0.0, None, input_noise)
 
     assert torch.autograd.gradcheck(rates, (h0, W, prep_drive, go_drive, U, V))
+
+def test_input_noise_is_added_to_the_units_input():
+    """Input noise constant over the steps is the same as a drive shifted by it."""
+    model = RateRNN(8, 2, 1, gain=1.0, alpha=0.2, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(1)
+    h0, cue, shift = torch.randn(3, 8, generator=g), torch.randn(3, 8, generator=g), torch.randn(3, 8, generator=g)
+    with torch.no_grad():
+        noisy, _ = model.rates(h0, cue, 4, 5, input_noise=shift.expand(9, 3, 8))
+        shifted, _ = model.rates(h0, cue + shift, 4, 5)
+    torch.testing.assert_close(noisy, shifted)
+
 
 def test_zero_steps_give_an_empty_output():
     model = RateRNN(8, 2, 1, gain=1.0, alpha=0.2, generator=torch.Generator().manual_seed(0))

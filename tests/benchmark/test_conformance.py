@@ -21,6 +21,7 @@ HERE = Path(__file__).parent
 RNN = dict(n_hidden=32, max_iterations=200, lr=1e-2)
 AVALANCHE = dict(RNN, trials_per_motif=32, train_epochs=100)  # 2 mini-batches an epoch: 200 iterations
 ANN = dict(n_hidden=32, pretrain_iterations=100, max_iterations=100)
+LOCAL = dict(n_hidden=32, max_iterations=400)  # the local rules, at their own learning rates
 SMALL = {
     "zero": {},
     "finetune": RNN,
@@ -35,6 +36,10 @@ SMALL = {
     "orthogonal": RNN,
     "owm": RNN,
     "gpm": RNN,
+    "rflo": LOCAL,
+    "eprop": LOCAL,
+    "node_perturbation": LOCAL,
+    "weight_perturbation": LOCAL,
     "avalanche_naive": AVALANCHE,
     "avalanche_ewc": AVALANCHE,
     "avalanche_si": AVALANCHE,
@@ -43,29 +48,10 @@ SMALL = {
 }
 
 # Expected failures (method, check id) -> why; each runs as a strict xfail of the assertion, so
-# one that starts passing fails the test until its entry goes. A method that forgets keeps an
-# old motif or not by chance, at any settings: these fail "learns" with r2 clipped at -1 on both
-# old motifs, far from passing.
-FORGETS = (
-    "forgets by design: nothing protects the old motifs, so learning the third overwrites the first two "
-    "(each at r2 >= 0.97 right after learning it, below -1 after the stream) and final_r2, taken after "
-    "the stream, sits at the floor (-1 - 1 + 0.99) / 3"
-)
+# one that starts passing fails the test until its entry goes.
 DECLARED = {
     ("zero", "learns"): "zero outputs 0 whatever it is taught: it is the floor that 'learns' measures against",
     ("zero", "uses_start_state"): "zero outputs 0 whatever its state: a tape recorder by construction",
-    ("finetune", "learns"): FORGETS,
-    ("avalanche_naive", "learns"): FORGETS,
-    ("avalanche_lwf", "learns"): (
-        "Avalanche's LwF penalty is exactly 0 on our (B, T, d_out) outputs (see AvalancheLwF), so it trains "
-        "as avalanche_naive does, and " + FORGETS
-    ),
-    ("context_gating", "learns"): (
-        "gating alone (ewc_lambda 0) protects only the units a motif does not use: each new motif retrains the "
-        "recurrent and readout weights of the units it shares with the old ones (a quarter of all units at "
-        "active 0.5), so it forgets: the first two motifs, at r2 0.87 and 0.99 right after learning them, are "
-        "below -3 after the stream and final_r2 sits at the floor of about -1/3"
-    ),
 }
 
 
