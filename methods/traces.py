@@ -53,9 +53,8 @@ Where this port differs from the papers:
   W_out's it lets one default learning rate serve every feedback;
 - Bellec et al.'s readout is a leaky integrator, so they filter the eligibility trace once more
   with its decay; this readout is instantaneous (y_t = W_out r_t), so there is no second filter;
-- the updates go through ``fit``: 32 trials an update (``batch_size``; with 16, RFLO's
-  plasticity on smooth10-v1 was 0.96, 0.87 and 0.87 on seeds 0-2, and 0.92 with 32 on seed 2)
-  from random initial states through the preparatory period, gradient-norm clipping at 1 and the shared early stopping, where Murray
+- the updates go through ``fit``: 16 trials an update from random initial states through the
+  preparatory period, gradient-norm clipping at 1 and the shared early stopping, where Murray
   trains one trial per update from a fixed initial state;
 - Adam applies the update (W, W_in and b at ``lr`` 3e-4, W_out at ``readout_lr`` 1e-2), where
   Murray uses plain gradient descent (``optimizer=sgd``). On smooth10-v1's first motif (seed 0)
@@ -65,7 +64,7 @@ Where this port differs from the papers:
   his plain gradient descent.
 
 Hyperparameters: those of ``LocalRuleHyperparams`` (``local_rules.py``: ``max_iterations``
-4000) with ``batch_size`` 32, and for e-prop ``feedback`` and ``feedback_decay``.
+4000), and for e-prop ``feedback`` and ``feedback_decay``.
 """
 
 from __future__ import annotations
@@ -90,18 +89,12 @@ def trace_filter(alpha: float, n_prep: int, n_steps: int) -> torch.Tensor:
     return torch.where(lag >= 0, alpha * (1 - alpha) ** lag.clamp(min=0), 0.0).float()
 
 
-@dataclass(frozen=True)
-class TraceHyperparams(LocalRuleHyperparams):
-    batch_size: int = hyperparameter(32, "trials per update", low=1)
-
-
 class RFLO(LocalRuleMethod):
     card = MethodCard(
         name="rflo",
         version="1",
         citation="Murray 2019, eLife 8:e43299 (random feedback local online learning)",
     )
-    Hyperparams = TraceHyperparams
 
     def setup(self, info: StreamInfo, seed: int, device: str = "cpu") -> None:
         super().setup(info, seed, device)
@@ -136,7 +129,7 @@ class RFLO(LocalRuleMethod):
 
 
 @dataclass(frozen=True)
-class EPropHyperparams(TraceHyperparams):
+class EPropHyperparams(LocalRuleHyperparams):
     feedback: str = hyperparameter(
         "symmetric", "what carries the output error back: W_out, a fixed random matrix (RFLO), or an adaptive one",
         choices=("symmetric", "random", "adaptive"),
