@@ -72,8 +72,8 @@ class Perturbation(LocalRuleMethod):
         perturbed, perturbation = self.perturbed_rollout(h0, cue, n_steps)
         _, perturbed_nmse = self.output_error(perturbed[n_prep + 1 :], target, weights)
         # the loss is the trials' mean nmse, so each trial's estimate counts 1 / B
-        gain = (perturbed_nmse - clean_nmse) / (self.hp.perturbation_std**2 * len(motif_ids))
-        recurrent, cue_change, go, bias = self.estimate(gain, perturbation, perturbed)
+        error_change = (perturbed_nmse - clean_nmse) / (self.hp.perturbation_std**2 * len(motif_ids))
+        recurrent, cue_change, go, bias = self.estimate(error_change, perturbation, perturbed)
         self.set_gradients(motif_ids, recurrent, cue_change, go, bias, output_error, clean[n_prep + 1 :])
         return float(clean_nmse.mean())
 
@@ -85,11 +85,11 @@ class Perturbation(LocalRuleMethod):
         """The perturbed trials' rates (T + 1, B, N), T = n_prep + n_steps, and the perturbation drawn."""
         raise NotImplementedError
 
-    def estimate(self, gain: torch.Tensor, perturbation: Any, perturbed: torch.Tensor
+    def estimate(self, error_change: torch.Tensor, perturbation: Any, perturbed: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """From ``gain`` (B,) = (E_p - E_c) / (sigma^2 B), the perturbation and the perturbed
-        rates (T + 1, B, N): the gradient estimates for W (N, N), each trial's cue column and
-        go column (B, N) and b (N,)."""
+        """From each trial's ``error_change`` (B,) = (E_p - E_c) / (sigma^2 B), the perturbation
+        and the perturbed rates (T + 1, B, N): the gradient estimates for W (N, N), each trial's
+        cue column and go column (B, N) and b (N,)."""
         raise NotImplementedError
 
 
@@ -112,9 +112,9 @@ class NodePerturbation(Perturbation):
         noise = self.draw(self.info.n_prep + n_steps, len(h0), self.hp.n_hidden)  # (T, B, N)
         return self.rollout(h0, cue, n_steps, input_noise=noise), noise
 
-    def estimate(self, gain: torch.Tensor, perturbation: torch.Tensor, perturbed: torch.Tensor
+    def estimate(self, error_change: torch.Tensor, perturbation: torch.Tensor, perturbed: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        node = perturbation * gain[:, None]  # dE/d(input_t), (T, B, N)
+        node = perturbation * error_change[:, None]  # dE/d(input_t), (T, B, N)
         recurrent = node.flatten(0, 1).T @ perturbed[:-1].flatten(0, 1)
         cue = node.sum(dim=0)
         return recurrent, cue, node[self.info.n_prep :].sum(dim=0), cue.sum(dim=0)
@@ -138,8 +138,8 @@ class WeightPerturbation(Perturbation):
         rates = self.rollout(h0, prep_cue + noise["go"], n_steps, prep_cue=prep_cue, low_rank=(noise["W"], identity))
         return rates, noise
 
-    def estimate(self, gain: torch.Tensor, perturbation: dict[str, torch.Tensor], perturbed: torch.Tensor
+    def estimate(self, error_change: torch.Tensor, perturbation: dict[str, torch.Tensor], perturbed: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        noise, row_gain = perturbation, gain[:, None]
-        return (torch.einsum("b,bij->ij", gain, noise["W"]), noise["cue"] * row_gain, noise["go"] * row_gain,
-                (noise["b"] * row_gain).sum(dim=0))
+        noise, per_row = perturbation, error_change[:, None]
+        return (torch.einsum("b,bij->ij", error_change, noise["W"]), noise["cue"] * per_row, noise["go"] * per_row,
+                (noise["b"] * per_row).sum(dim=0))

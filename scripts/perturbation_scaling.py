@@ -8,10 +8,10 @@ dimension is below the number of steps. Here the input is the cue and the go cha
 dimensions, against motifs of 25 to 200 steps.
 
 Each run learns one smooth 2-D motif of T steps (``streams.smooth_trajectory``, seeded) with
-motifbench's ``node_perturbation`` or ``weight_perturbation`` at its defaults (N = 128, 16 trials
-an update, sigma 1e-3, Adam 1e-3) from random initial states through the 10-tau preparatory
-period, and stops once the mean training nmse of the last 5 updates is at most 0.1 (no plateau
-test), or at the cap.
+motifbench's ``node_perturbation`` or ``weight_perturbation`` at its defaults (N = 128, sigma
+1e-3; NP 64 trials an update and Adam at 3e-4, WP 16 and 1e-3) from random initial states
+through the 10-tau preparatory period, and stops once the mean training nmse of the last 5
+updates is at most 0.1 (no plateau test), or at the cap.
 
     .venv/bin/python scripts/perturbation_scaling.py [--steps 25,50,100,200] [--seeds 0,1,2] [--cap 4000] [-j 2]
 """
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(rule, n, seed) for n in steps for rule in RULES for seed in seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
         outcomes = dict(zip(jobs, pool.map(updates_to_target, *zip(*jobs), [args.cap] * len(jobs))))
+    batch = {rule: cls.Hyperparams().batch_size for rule, cls in RULES.items()}
     rows = []
     for n in steps:
         cells, medians = [], {}
@@ -69,18 +70,21 @@ def main(argv: list[str] | None = None) -> int:
             shown = ", ".join(f"{updates}" + ("" if reached else "+") for updates, reached in runs)
             cells.append(f"{medians[rule]:.0f} ({shown})")
         ratio = medians["weight_perturbation"] / medians["node_perturbation"]
-        rows.append(f"| {n} | {' | '.join(cells)} | {ratio:.2f} |")
+        trial_ratio = ratio * batch["weight_perturbation"] / batch["node_perturbation"]
+        rows.append(f"| {n} | {' | '.join(cells)} | {ratio:.2f} | {trial_ratio:.2f} |")
     lines = [
         "# Weight against node perturbation as the motif gets longer",
         "",
         f"Command: `.venv/bin/python scripts/perturbation_scaling.py --steps {args.steps} --seeds {args.seeds} "
         f"--cap {args.cap}`.",
-        f"Updates (16 trials each) to reach training nmse {TARGET_NMSE} on one smooth {D_OUT}-D motif, median "
-        f"over seeds {args.seeds} (each seed's count; + marks a run stopped at the cap of {args.cap} without "
-        "reaching it). Input dimension: 2 (the cue and the go channel).",
+        f"Updates to reach training nmse {TARGET_NMSE} on one smooth {D_OUT}-D motif, median over seeds "
+        f"{args.seeds} (each seed's count; + marks a run stopped at the cap of {args.cap} without reaching it), each "
+        f"rule at its defaults: node perturbation {batch['node_perturbation']} trials an update, weight "
+        f"perturbation {batch['weight_perturbation']}, each trial run clean and perturbed. WP / NP: the ratio of "
+        "the medians, in updates and in trials. Input dimension: 2 (the cue and the go channel).",
         "",
-        "| steps | node perturbation | weight perturbation | WP / NP |",
-        "|---|---|---|---|",
+        "| steps | node perturbation | weight perturbation | WP / NP updates | WP / NP trials |",
+        "|---|---|---|---|---|",
         *rows,
         "",
     ]
