@@ -20,7 +20,7 @@ import torch
 
 from . import metrics
 from .method import Method, MethodError, Settings, StreamInfo, duration_steps, hyperparameter, relative_noise
-from .streams import PREP_TAU, Stream
+from .streams import PREP_TAU, Stream, after_branch
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,18 @@ class EvalConfig(Settings):
     prep_sweep_tau: tuple[float, ...] = hyperparameter(
         (0.0, 1.0, 2.0, 5.0, 10.0, 20.0), "preparation times of the transition sweep, in tau", low=0
     )
+    disruption_at: float = hyperparameter(
+        0.5, "fraction of each motif produced before its state is disrupted", low=0.05, high=0.95
+    )
+    disruption_strength: float = hyperparameter(
+        0.5, "std of the disruption's Gaussian noise, relative to the state's rms (the headline scores)", low=0
+    )
+    disruption_strengths: tuple[float, ...] = hyperparameter(
+        (0.0, 0.25, 0.5, 1.0, 2.0), "disruption strengths of the recovery curve", low=0
+    )
+    phase_tolerance_tau: float = hyperparameter(
+        1.0, "largest time shift, in tau, forgiven in scoring a disrupted motif's rest", low=0
+    )
     batch_limit: int = hyperparameter(
         4096, "most rows in one generate call (process-noise draws follow the chunks it makes)", low=1
     )
@@ -71,6 +83,11 @@ class Evaluation:
     timings: dict[str, Any]  # s; "learn" is a list per motif
     parameter_counts: list[int | None]  # (K,) trainable numbers after learning each motif
     diagnostics: dict[str, Any]
+    segment_nmse: np.ndarray  # (n,) nmse of every syllable segment of the songs produced from rest at the end
+    segment_after_branch: np.ndarray  # (n,) bool: the syllable before it is a branch point
+    motif_correlation: np.ndarray  # (K,) per-channel correlation, summed, of each motif from rest at the end
+    disruption_trial_r2: np.ndarray  # (K, repeats) r2 of a motif's rest after a disruption (headline strength)
+    recovery_trial_tau: np.ndarray  # (K, repeats) tau until it is back within theta
     metrics: dict[str, float | bool] = field(default_factory=dict)
 
 
@@ -242,6 +259,17 @@ class Evaluator:
         probe_change = self.probe_state_dependence(ends)  # last, so it cannot shift any other draw
         resume_change = self.probe_resumption(final_outputs)  # no random draw
         timings["robustness"] = time.perf_counter() - tic
+
+        tic = time.perf_counter()
+        self.progress("disruption")
+        disruption_r2, recovery = self.probe_disruption()
+        strengths = self.disruption_strengths()
+        curves["disruption_r2_vs_strength"] = {"x": strengths, "y": [float(np.mean(disruption_r2[:, i]))
+                                                                      for i in range(len(strengths))]}
+        curves["recovery_tau_vs_strength"] = {"x": strengths, "y": [float(np.mean(recovery[:, i]))
+                                                                     for i in range(len(strengths))]}
+        headline = strengths.index(float(cfg.disruption_strength))
+        timings["disruption"] = time.perf_counter() - tic
         timings["total"] = time.perf_counter() - start_time
 
         evaluation = Evaluation(
@@ -258,6 +286,11 @@ class Evaluator:
             timings=timings,
             parameter_counts=parameter_counts,
             diagnostics=self._call("diagnostics", self.method.diagnostics),
+            **self.song_scores(final_outputs),
+            motif_correlation=np.array([metrics.summed_correlation(y, target)
+                                        for y, target in zip(final_outputs, self.targets)]),
+            disruption_trial_r2=disruption_r2[:, headline],
+            recovery_trial_tau=recovery[:, headline],
         )
         evaluation.metrics = metrics.compute_metrics({**vars(evaluation), **scores})
         return evaluation
@@ -309,6 +342,57 @@ class Evaluator:
         resumed, _ = self.produce(ids, paused, 0, lengths=lengths - lengths // 2)
         return np.array([np.sqrt(np.mean((rest - whole[len(whole) // 2:]) ** 2)) / self.targets[k].std()
                          for k, (rest, whole) in enumerate(zip(resumed, final_outputs))])
+
+    def song_scores(self, final_outputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """``segment_nmse`` and ``segment_after_branch`` (n,) over every syllable but the first
+        of every song, in the motifs produced from rest (``final_outputs``); empty without songs."""
+        nmse, after = [np.zeros(0)], [np.zeros(0, dtype=bool)]
+        for motif, y in zip(self.stream.motifs, final_outputs):
+            if motif.segments:
+                bounds = [(segment.start, segment.stop) for segment in motif.segments[1:]]
+                nmse.append(metrics.segment_nmse(y, motif.target, bounds))
+                after.append(after_branch([segment.label for segment in motif.segments])[1:])
+        return {"segment_nmse": np.concatenate(nmse), "segment_after_branch": np.concatenate(after)}
+
+    def disruption_strengths(self) -> list[float]:
+        """The recovery curve's strengths, the headline strength and 0 (undisturbed), sorted."""
+        return sorted(map(float, {0.0, *self.config.disruption_strengths, self.config.disruption_strength}))
+
+    def probe_disruption(self) -> tuple[np.ndarray, np.ndarray]:
+        """(K, S, repeats) r2 and recovery time (tau) of each motif's rest after a disruption,
+        for each of the S ``disruption_strengths``.
+
+        Motif k is produced from rest (with preparation) for its first h_k = round(disruption_at
+        x T_k) steps. Its state is then disrupted: Gaussian noise of std strength x rms(state),
+        one draw per (motif, repeat) scaled by each strength, is added to it. From there it
+        continues with no preparation for its remaining T_k - h_k steps, all rows in one batch.
+        Each continuation is scored at the best shift within ``phase_tolerance_tau``
+        (``metrics.shifted_error``, over the variance of the motif's target): its r2 against the
+        target from step h_k, and the time until every window of 1 tau is back within theta of
+        the undisturbed continuation (strength 0; ``metrics.recovery_steps``). So recovery
+        measures a return to the method's own course, whether or not that course fits."""
+        cfg, K, repeats = self.config, self.info.n_motifs, self.config.transition_repeats
+        strengths = self.disruption_strengths()
+        lengths = np.array(self.info.motif_steps)
+        halfway = np.clip(np.round(cfg.disruption_at * lengths).astype(int), 1, lengths - 1)
+        ids = np.arange(K)
+        _, paused = self.produce(ids, self._rest(K), self.n_prep, lengths=halfway)
+        rows = np.repeat(ids, repeats)  # (K * repeats,) motif of each row, repeats together
+        noise = relative_noise(paused[torch.as_tensor(rows, device=paused.device)], 1.0, self._generator(6))
+        starts = torch.cat([paused[torch.as_tensor(rows, device=paused.device)] + strength * noise
+                            for strength in strengths])
+        all_rows = np.tile(rows, len(strengths))
+        outputs, _ = self.produce(all_rows, starts, 0, lengths=(lengths - halfway)[all_rows])
+        max_shift, window = self.info.steps(cfg.phase_tolerance_tau), self.info.steps(1.0)
+        undisturbed = outputs[: len(rows)]  # strength 0 comes first
+        r2, recovery = np.zeros(len(all_rows)), np.zeros(len(all_rows))
+        for i, (k, y) in enumerate(zip(all_rows, outputs)):
+            variance = float(self.targets[k].var())
+            r2[i] = 1.0 - metrics.shifted_error(y, self.targets[k], int(halfway[k]), max_shift, variance).mean()
+            errors = metrics.shifted_error(y, undisturbed[i % len(rows)], 0, max_shift, variance)
+            recovery[i] = metrics.recovery_steps(errors, self.theta, window) * self.info.dt / self.info.tau
+        shape = (len(strengths), K, repeats)
+        return r2.reshape(shape).transpose(1, 0, 2), recovery.reshape(shape).transpose(1, 0, 2)
 
     def sequences(self) -> tuple[np.ndarray, np.ndarray]:
         """(S, L) ids and nmse of random sequences; each motif differs from the one before it."""

@@ -13,7 +13,7 @@ tables with its figures (``figures.py``). The text output depends on the records
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,12 @@ LEADERBOARD_COLUMNS = [
     "forgetting",
     "interference",
 ]
+DISRUPTION_COLUMNS = ["disruption_r2", "recovery_tau"]  # in records of schema 5 on
+SONG_COLUMNS = ["branch_success", "nonbranch_success", "channel_correlation"]  # on streams with songs
 # What a score costs, beside the scores: the card's flags (per entry) and, per run, whether
 # learning never changed an old motif's output, parameters added per motif and learning time.
 ENTRY_KEYS = ("method", "stores_past_data", "uses_sgd")
 CONTEXT_COLUMNS = ["isolated", "params_per_motif", "learn_s_per_motif"]
-TABLE_COLUMNS = LEADERBOARD_COLUMNS + CONTEXT_COLUMNS
 
 
 def aggregate(rows: list[dict[str, Any]], columns: list[str], keys: tuple[str, ...] = ("method",)) -> list[dict[str, Any]]:
@@ -91,15 +92,30 @@ class StreamBoard:
     records: dict[str, list[dict[str, Any]]]
     failures: list[str]
     theta: float = math.nan  # the stream's success threshold, as its records give it
+    scores: list[str] = field(default_factory=lambda: list(LEADERBOARD_COLUMNS))  # the score columns shown
+
+    @property
+    def columns(self) -> list[str]:
+        return self.scores + CONTEXT_COLUMNS
 
     def legend(self) -> str:
         """What the table's columns mean (one paragraph)."""
-        return (f"Ranked by {RANKED_BY}: the fraction of random sequences in which every motif reaches nmse <= "
+        text = (f"Ranked by {RANKED_BY}: the fraction of random sequences in which every motif reaches nmse <= "
                 f"theta = {self.theta:g}, the stream's success threshold; transition_success_abs uses the same "
                 "threshold, transition_success and unseen_transition_success a relative one. Mean ± s.e.m. over "
-                "seeds. stores_past_data and uses_sgd: the method's card; isolated: fraction of runs in which "
-                "learning never changed an old motif's output; params_per_motif: parameters added per motif; "
-                "learn_s_per_motif: seconds of learning per motif (one thread).")
+                "seeds.")
+        if "disruption_r2" in self.scores:
+            text += (" disruption_r2: r2 of the rest of a motif after its state was hit half-way by noise of half "
+                     "the state's rms (best shift within 1 tau); recovery_tau: tau until its output is back within "
+                     "theta of its undisturbed course (the rest of the motif if never).")
+        if "branch_success" in self.scores:
+            text += (" branch_success and nonbranch_success: fraction of song syllables produced within theta, "
+                     "after a syllable that has different successors in the song (a branch) and after one that "
+                     "has not; channel_correlation: per-channel Pearson correlation with the target, summed over "
+                     "channels (d_out is perfect).")
+        return text + (" stores_past_data and uses_sgd: the method's card; isolated: fraction of runs in which "
+                       "learning never changed an old motif's output; params_per_motif: parameters added per motif; "
+                       "learn_s_per_motif: seconds of learning per motif (one thread).")
 
 
 def collect(results: Path) -> list[StreamBoard]:
@@ -122,16 +138,21 @@ def collect(results: Path) -> list[StreamBoard]:
     boards = []
     for stream in sorted(records.keys() | failures.keys()):
         entries = {name: sorted(runs, key=lambda r: r["seed"]) for name, runs in sorted(records.get(stream, {}).items())}
+        every = [r for runs in entries.values() for r in runs]
+        scores = (LEADERBOARD_COLUMNS
+                  + DISRUPTION_COLUMNS * any(r["metrics"]["disruption_r2"] is not None for r in every)
+                  + SONG_COLUMNS * any(r["stream"].get("songs") for r in every))
         tables: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
         for name, runs in entries.items():
             rows = [{"method": name, "seed": r["seed"], **r["metrics"], **context(r)} for r in runs]
-            tables[any(is_tape_recorder(r["metrics"]) for r in runs)] += aggregate(rows, TABLE_COLUMNS, ENTRY_KEYS)
+            tables[any(is_tape_recorder(r["metrics"]) for r in runs)] += aggregate(rows, scores + CONTEXT_COLUMNS,
+                                                                                   ENTRY_KEYS)
         for table in tables.values():
             table.sort(key=lambda row: (-row[RANKED_BY], -row["final_r2"], row["method"]))
         order = [row["method"] for row in tables[False] + tables[True]]
         theta = next((runs[0]["stream"]["theta"] for runs in entries.values()), math.nan)
         boards.append(StreamBoard(stream, tables[False], tables[True], {name: entries[name] for name in order},
-                                  sorted(failures.get(stream, [])), theta))
+                                  sorted(failures.get(stream, [])), theta, scores))
     return boards
 
 
@@ -152,9 +173,9 @@ TAPE_RECORDERS = "Tape recorders (flagged by the start-state or the pause-and-re
 
 def as_markdown(board: StreamBoard) -> str:
     text = f"# {board.stream}\n\n{board.legend()}\n\n"
-    text += (as_text(board.ranked, TABLE_COLUMNS, ENTRY_KEYS) if board.ranked else "No completed runs.") + "\n"
+    text += (as_text(board.ranked, board.columns, ENTRY_KEYS) if board.ranked else "No completed runs.") + "\n"
     if board.tape_recorders:
-        text += f"\n## {TAPE_RECORDERS}\n\n" + as_text(board.tape_recorders, TABLE_COLUMNS, ENTRY_KEYS) + "\n"
+        text += f"\n## {TAPE_RECORDERS}\n\n" + as_text(board.tape_recorders, board.columns, ENTRY_KEYS) + "\n"
     if board.failures:
         text += "\n## Failed runs\n\n" + "\n".join(f"- {line}" for line in board.failures) + "\n"
     return text
@@ -175,8 +196,8 @@ def as_html(boards: list[StreamBoard]) -> str:
 
     from .figures import figure_names
 
-    def table(rows: list[dict[str, Any]]) -> str:
-        return as_text(rows, TABLE_COLUMNS, ENTRY_KEYS, style="html")
+    def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+        return as_text(rows, columns, ENTRY_KEYS, style="html")
 
     parts = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8"><title>motifbench leaderboard</title>',
              "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -188,9 +209,9 @@ def as_html(boards: list[StreamBoard]) -> str:
         parts.append(f'<h2 id="{stream}">{stream}</h2>')
         parts.append(f'<p><a href="{stream}.md">{stream}.md</a> · <a href="{stream}.csv">{stream}.csv</a></p>')
         parts.append(f"<p>{escape(board.legend())}</p>")
-        parts.append(table(board.ranked) if board.ranked else "<p>No completed runs.</p>")
+        parts.append(table(board.ranked, board.columns) if board.ranked else "<p>No completed runs.</p>")
         if board.tape_recorders:
-            parts += [f"<h3>{escape(TAPE_RECORDERS)}</h3>", table(board.tape_recorders)]
+            parts += [f"<h3>{escape(TAPE_RECORDERS)}</h3>", table(board.tape_recorders, board.columns)]
         if board.failures:
             parts += ["<h3>Failed runs</h3>", "<ul>", *(f"<li>{escape(line)}</li>" for line in board.failures), "</ul>"]
         if board.records:

@@ -212,6 +212,95 @@ def unseen_transition_success(
     return _pair_success(transition_nmse, produced_threshold(rest_nmse, theta, relative_cap), a_after_b)
 
 
+def segment_nmse(y: np.ndarray, target: np.ndarray, bounds: list[tuple[int, int]]) -> np.ndarray:
+    """Per segment (start, stop) of a motif: mean squared error over its samples and channels,
+    over the variance of the whole motif's target. y, target (T, d_out) -> (n_segments,)."""
+    y, target = np.asarray(y, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    return np.array([((y[a:b] - target[a:b]) ** 2).mean() for a, b in bounds]) / target.var()
+
+
+def _branch_success(segment_nmse: np.ndarray, segment_after_branch: np.ndarray, theta: float, branch: bool) -> float:
+    return _mean(np.asarray(segment_nmse)[np.asarray(segment_after_branch) == branch] <= theta)
+
+
+@metric(higher_is_better=True, bounds=FRACTION)
+def branch_success(segment_nmse: np.ndarray, segment_after_branch: np.ndarray, theta: float) -> float:
+    """Fraction of a song's syllables after an ambiguous predecessor produced within theta (from rest).
+
+    segment_nmse (n,): each syllable segment's nmse (``segment_nmse``) in the songs produced from
+    rest after the whole stream; segment_after_branch (n,): whether the syllable before it has
+    another occurrence with a different successor. NaN for a stream without songs."""
+    return _branch_success(segment_nmse, segment_after_branch, theta, True)
+
+
+@metric(higher_is_better=True, bounds=FRACTION)
+def nonbranch_success(segment_nmse: np.ndarray, segment_after_branch: np.ndarray, theta: float) -> float:
+    """Fraction of a song's syllables after an unambiguous predecessor produced within theta (from rest).
+
+    As ``branch_success``, over the other syllables (not the first of a song)."""
+    return _branch_success(segment_nmse, segment_after_branch, theta, False)
+
+
+def summed_correlation(y: np.ndarray, target: np.ndarray) -> float:
+    """Sum over channels of the Pearson correlation between y and target, (T, d_out) each; a
+    channel that is constant in either contributes 0. d_out is perfect (ELiSe's score)."""
+    y, target = np.asarray(y, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    y, target = y - y.mean(axis=0), target - target.mean(axis=0)
+    norms = np.sqrt((y ** 2).sum(axis=0) * (target ** 2).sum(axis=0))
+    return float(np.sum(np.divide((y * target).sum(axis=0), norms, out=np.zeros(y.shape[1]), where=norms > 0)))
+
+
+@metric(higher_is_better=True)
+def channel_correlation(motif_correlation: np.ndarray) -> float:
+    """Mean over motifs (from rest, after the whole stream) of the per-channel correlation summed over channels.
+
+    motif_correlation (K,): ``summed_correlation`` of each motif; d_out is perfect."""
+    return _mean(motif_correlation)
+
+
+def shifted_error(y: np.ndarray, reference: np.ndarray, start: int, max_shift: int, variance: float) -> np.ndarray:
+    """The error of ``y`` (n, d_out), meant to be ``reference`` (T, d_out) from sample ``start``
+    on, at the shift s in [-max_shift, max_shift] that fits it best (the smallest |s| of equal
+    fits): per sample the squared error over channels, over ``variance``, against
+    reference[start + t + s] (indices clipped to the reference). (n,)."""
+    y, reference = np.asarray(y, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    t = start + np.arange(len(y))
+    shifts = sorted(range(-max_shift, max_shift + 1), key=abs)
+    errors = [((y - reference[np.clip(t + s, 0, len(reference) - 1)]) ** 2).mean(axis=1) / variance for s in shifts]
+    return min(errors, key=lambda error: error.mean())
+
+
+def recovery_steps(errors: np.ndarray, theta: float, window: int) -> int:
+    """Steps until ``errors`` (n,) stays within theta: the first t from which the mean error of
+    every window of ``window`` samples is <= theta; n when the last window is above it (never)."""
+    errors = np.asarray(errors, dtype=np.float64)
+    window = max(1, min(window, len(errors)))
+    means = np.convolve(errors, np.ones(window) / window, mode="valid")  # window starting at t
+    above = np.flatnonzero(means > theta)
+    if not len(above):
+        return 0
+    return len(errors) if above[-1] == len(means) - 1 else int(above[-1]) + 1
+
+
+@metric(higher_is_better=True, bounds=R_RANGE)
+def disruption_r2(disruption_trial_r2: np.ndarray) -> float:
+    """Mean r2 of the rest of a motif after its state was disrupted half-way (best shift within 1 tau).
+
+    disruption_trial_r2 (K, repeats): 1 - the mean ``shifted_error`` against the target of the
+    motif's remaining steps, produced with no preparation from its state at the disruption plus
+    Gaussian noise of ``disruption_strength`` x the state's rms; clipped below at -1."""
+    return _mean(np.maximum(disruption_trial_r2, R_FLOOR))
+
+
+@metric(higher_is_better=False, bounds=(0.0, math.inf))
+def recovery_tau(recovery_trial_tau: np.ndarray) -> float:
+    """Mean time, in tau, until a disrupted motif's output is back within theta of its undisturbed course (never: the rest of the motif).
+
+    recovery_trial_tau (K, repeats): ``recovery_steps`` x dt / tau of each disrupted trial, its
+    errors the ``shifted_error`` against the same motif continued from the undisturbed state."""
+    return _mean(recovery_trial_tau)
+
+
 @metric(higher_is_better=True, bounds=FRACTION)
 def sequence_success(sequence_nmse: np.ndarray, theta: float) -> float:
     """Fraction of random sequences in which every motif reaches nmse <= theta: the main score.

@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from .method import Method
     from .streams import Stream
 
-SCHEMA_VERSION = 4  # 2: state_dependence, traces; 3: provenance; 4: stream source, timebase and theta,
-# resumption_error, and sequence_success against the stream's theta alone
-READABLE_SCHEMAS = (4,)  # versions ``read_record`` accepts: sequence_success meant another thing before 4
+SCHEMA_VERSION = 5  # 2: state_dependence, traces; 3: provenance; 4: stream source, timebase and theta,
+# resumption_error, and sequence_success against the stream's theta alone; 5: the disruption probe,
+# branch scores, channel_correlation and the stream's songs
+READABLE_SCHEMAS = (4, 5)  # versions ``read_record`` accepts: sequence_success meant another thing before 4
+SCORES_SINCE = {5: ("branch_success", "nonbranch_success", "channel_correlation", "disruption_r2", "recovery_tau")}
 TRACED_MOTIFS = 3  # motifs whose final output from rest a record keeps, for the figures
 
 
@@ -49,7 +51,8 @@ class RunResult:
     git_sha: str | None  # the checkout's commit, "-dirty" when it has changes
     dirty_files: list[str]  # the checkout's changed files (git status), relative to its root
     provenance: dict[str, str]  # what ran: "method" (package.module:Class) and its "source_sha256"
-    stream: dict[str, Any]  # name, seed, content_hash, n_motifs, tier, source (kind, ref[, sha256]), dt, tau (s), theta
+    stream: dict[str, Any]  # name, seed, content_hash, n_motifs, tier, source (kind, ref[, sha256]), dt, tau (s),
+    # theta, songs (per song: syllables, markov_order, next_entropy_bits)
     method: dict[str, Any]  # card fields and hyperparameters
     overrides: dict[str, Any]  # hyperparameters set on the command line
     seed: int
@@ -194,7 +197,7 @@ def read_record(path: Path, failed: bool = False, located: bool = False) -> dict
     """A record's JSON (a failed record's with ``failed``), or a RecordError naming the file and
     what is wrong with it: unreadable, not JSON, a schema version this motifbench cannot read,
     a stream or method name that is not a plain name, a missing field, a score that is not a
-    number, or a field the leaderboard shows beside the scores of the wrong type. With
+    number (a score newer than the record's schema reads as null), or a field the leaderboard shows beside the scores of the wrong type. With
     ``located``, the record must also be where ``record_path`` puts it: its stream, method,
     seed and overrides give its folder and file name."""
     from .method import PLAIN_NAME
@@ -223,6 +226,9 @@ def read_record(path: Path, failed: bool = False, located: bool = False) -> dict
             scores = record["metrics"]
             if not isinstance(scores, dict):
                 raise TypeError("metrics is not an object")
+            for since, names in SCORES_SINCE.items():  # an older record lacks them: they read as null
+                if version < since:
+                    scores.update({name: None for name in names if name not in scores})
             for name in METRICS:
                 if scores[name] is not None and type(scores[name]) not in (int, float, bool):
                     raise TypeError(f"metric {name} is {scores[name]!r}, not a number")
@@ -306,7 +312,7 @@ def build_record(
         provenance=provenance,
         stream={"name": stream.name, "seed": stream.seed, "content_hash": stream.content_hash, "n_motifs": K,
                 "tier": stream.tier, "source": origin, "dt": stream.motifs[0].dt, "tau": stream.motifs[0].tau,
-                "theta": stream.theta},
+                "theta": stream.theta, "songs": stream.songs},
         method={**dataclasses.asdict(method.card), "hyperparameters": method.hyperparameters()},
         overrides=overrides,
         seed=seed,

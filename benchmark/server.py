@@ -162,6 +162,7 @@ class Server:
         if not isinstance(stream, Stream):
             raise TypeError(f"{ref} made {type(stream).__name__}, expected a motifbench Stream")
         fields = {key: getattr(stream, key) for key in ("name", "description", "citation", "tier", "theta")}
+        fields["segments"] = [[[s.start, s.stop, s.label] for s in motif.segments] for motif in stream.motifs]
         first = stream.motifs[0]
         return ({**fields, "dt": first.dt, "tau": first.tau},
                 {f"target{motif.motif_id}": np.asarray(motif.target) for motif in stream.motifs})

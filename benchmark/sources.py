@@ -22,9 +22,12 @@ A stream file is JSON (UTF-8, at most ``MAX_FILE_BYTES``)::
      "tau": 0.01,                      # s, the networks' time constant; dt / tau in (0, 1]
      "tier": "standard",               # optional: smoke, standard (default) or scale
      "theta": 0.1,                     # optional (default 0.1): nmse at which a motif counts as produced
-     "motifs": [[[0.0, 0.1], ...], ...]}   # K motifs, each T_k samples x d_out numbers
+     "motifs": [[[0.0, 0.1], ...], ...],   # K motifs, each T_k samples x d_out numbers
+     "segments": [[[0, 15, "A"], ...], ...]}  # optional: per motif its syllables [start, stop, label]
 
 Every motif has the same ``d_out``, at least 2 samples, finite values and is not constant.
+A song's segments (``streams.Segment``) are ranges of its samples in order; with them the
+evaluator scores its branches (``metrics.branch_success_*``); ``[]`` for a motif without.
 A file's stream is the same for every seed: the seed varies the methods' initialisation and
 the evaluation's noise. Records name a stream's ``source``: its kind, the reference as given
 and, for a file, the sha256 of its bytes; ``content_hash`` pins the data itself.
@@ -44,7 +47,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .registry import PLUGIN_NAME, STREAMS, UnknownNameError, is_import_path, plugins
-from .streams import TARGET_DECIMALS, THETA, Motif, Stream
+from .streams import TARGET_DECIMALS, THETA, Motif, Segment, Stream
 
 FILE_FORMAT = "motifbench-stream"
 FILE_FORMAT_VERSION = 1
@@ -134,22 +137,36 @@ def _theta(value: Any, ref: str) -> float:
     return float(value)
 
 
-def _motifs(targets: list[Any], dt: float, tau: float, ref: str) -> tuple[Motif, ...]:
-    """Checked motifs of ``targets`` (each (T, d_out)), rounded as every stream's are."""
+def _motifs(targets: list[Any], dt: float, tau: float, ref: str, segments: Any = None) -> tuple[Motif, ...]:
+    """Checked motifs of ``targets`` (each (T, d_out)), rounded as every stream's are, with
+    ``segments`` (per motif a list of [start, stop, label]) if given."""
     if not (math.isfinite(dt) and math.isfinite(tau) and tau > 0 and 0 < dt <= tau):
         raise StreamError(f"stream {ref}: dt {dt!r} s and tau {tau!r} s must be finite with 0 < dt <= tau")
     if not targets:
         raise StreamError(f"stream {ref}: no motifs")
+    if segments is None:
+        segments = [[] for _ in targets]
+    if not (isinstance(segments, list) and len(segments) == len(targets)
+            and all(isinstance(song, list) and all(isinstance(s, list) and len(s) == 3 for s in song)
+                    for song in segments)):
+        raise StreamError(f"stream {ref}: segments must be one list of [start, stop, label] per motif")
     try:
-        motifs = tuple(Motif(k, np.round(np.asarray(target, dtype=np.float64), TARGET_DECIMALS), dt, tau)
-                       for k, target in enumerate(targets))
+        motifs = tuple(Motif(k, np.round(np.asarray(target, dtype=np.float64), TARGET_DECIMALS), dt, tau,
+                             tuple(Segment(*segment) for segment in song))
+                       for k, (target, song) in enumerate(zip(targets, segments)))
         Stream(ref, 0, motifs, "", "", "standard")  # the checks across motifs
     except (ValueError, TypeError) as error:
         raise StreamError(f"stream {ref}: {' '.join(str(error).split())}") from None
     return motifs
 
 
-def _from_file(ref: str) -> StreamSource:
+def read_stream_file(path: Path, registered: bool = False) -> StreamSource:
+    """The stream of the stream file at ``path``; ``registered``: a file motifbench ships,
+    which may (only it may) bear a registered name."""
+    return _from_file(str(path), registered)
+
+
+def _from_file(ref: str, registered: bool = False) -> StreamSource:
     path = Path(ref)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
@@ -176,16 +193,17 @@ def _from_file(ref: str) -> StreamSource:
     dt = float(numbers["dt"]) if "dt" in numbers else 1.0 / numbers["sampling_rate"]
     if not isinstance(content["motifs"], list):
         raise StreamError(f"stream file {ref}: motifs must be a list of (T, d_out) arrays")
-    name = _checked_name(content["name"], ref)
+    name = content["name"] if registered and content["name"] in STREAMS else _checked_name(content["name"], ref)
     description = _text(content["description"], "description", ref)
     citation = _text(content["citation"], "citation", ref)
     tier, theta = _tier(content.get("tier", "standard"), ref), _theta(content.get("theta", THETA), ref)
-    motifs = _motifs(content["motifs"], dt, float(numbers["tau"]), ref)
+    motifs = _motifs(content["motifs"], dt, float(numbers["tau"]), ref, content.get("segments"))
 
     def make(seed: int) -> Stream:
         return Stream(name, seed, motifs, description, citation, tier, theta)
 
-    return StreamSource(ref, "file", name, description, tier, len(motifs), make, hashlib.sha256(data).hexdigest())
+    kind = "registered" if registered else "file"
+    return StreamSource(ref, kind, name, description, tier, len(motifs), make, hashlib.sha256(data).hexdigest())
 
 
 @functools.cache
@@ -208,7 +226,8 @@ def _from_code(ref: str, path: str, kind: str) -> StreamSource:
                                                      for key in ("dt", "tau")):
             raise StreamError(f"stream {ref}: sent no targets target0..target(K-1), dt and tau")
         name = _checked_name(fields.get("name"), ref)
-        motifs = _motifs([arrays[key] for key in keys], float(fields["dt"]), float(fields["tau"]), ref)
+        motifs = _motifs([arrays[key] for key in keys], float(fields["dt"]), float(fields["tau"]), ref,
+                         fields.get("segments"))
         return Stream(name, seed, motifs, _text(fields.get("description"), "description", ref),
                       _text(fields.get("citation"), "citation", ref), _tier(fields.get("tier"), ref),
                       _theta(fields.get("theta"), ref))

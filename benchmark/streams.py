@@ -3,15 +3,17 @@
 A stream is generated from a seed by a versioned generator registered as ``name-vN``;
 changing the generated data bumps the version, and ``Stream.content_hash`` pins it.
 Time is in seconds; every registered v1 stream samples at ``dt = tau / 5`` with ``tau = 10 ms``
-(a ``StreamSpec`` may set its own). Streams from outside: ``sources.py``.
+(a ``StreamSpec`` may set its own). Streams from outside: ``sources.py``; songs, with
+syllable segments, and the recorded gestures: ``songs.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -22,14 +24,26 @@ THETA = 0.1  # default success threshold: a motif counts as produced at nmse <= 
 TARGET_DECIMALS = 4  # targets are rounded so that the content hash is the same on every CPU
 
 
+@dataclass(frozen=True)
+class Segment:
+    """One syllable of a song: samples ``start`` to ``stop - 1`` of its motif, named ``label``
+    (occurrences of one syllable share a label)."""
+
+    start: int
+    stop: int
+    label: str
+
+
 @dataclass(frozen=True, eq=False)
 class Motif:
-    """One motif: ``target`` is a read-only float32 array (T, d_out); ``dt``, ``tau`` in s."""
+    """One motif: ``target`` is a read-only float32 array (T, d_out); ``dt``, ``tau`` in s;
+    ``segments``: its syllables in order, when it is a song (none otherwise)."""
 
     motif_id: int
     target: np.ndarray
     dt: float = DT
     tau: float = TAU
+    segments: tuple[Segment, ...] = ()
 
     def __post_init__(self) -> None:
         target = np.array(self.target, dtype=np.float32)
@@ -39,8 +53,20 @@ class Motif:
             raise ValueError(f"motif {self.motif_id}: target has non-finite values")
         if (target == target.flat[0]).all():
             raise ValueError(f"motif {self.motif_id}: target is constant, so its normalised error is undefined")
+        segments = tuple(Segment(*segment) if not isinstance(segment, Segment) else segment
+                         for segment in self.segments)
+        previous_stop = 0
+        for segment in segments:
+            if not (type(segment.start) is int and type(segment.stop) is int
+                    and previous_stop <= segment.start < segment.stop <= target.shape[0]):
+                raise ValueError(f"motif {self.motif_id}: segment {segment.start!r}..{segment.stop!r} is not a "
+                                 f"range of samples after the one before it within 0..{target.shape[0]}")
+            if not isinstance(segment.label, str) or not segment.label:
+                raise ValueError(f"motif {self.motif_id}: a segment's label must be non-empty text")
+            previous_stop = segment.stop
         target.setflags(write=False)
         object.__setattr__(self, "target", target)
+        object.__setattr__(self, "segments", segments)
 
     @property
     def n_steps(self) -> int:
@@ -79,12 +105,23 @@ class Stream:
 
     @property
     def content_hash(self) -> str:
-        """sha256 (16 hex digits) of the name, seed, timing and every target's bytes."""
+        """sha256 (16 hex digits) of the name, seed, timing, every target's bytes and the
+        segments of songs (a motif without segments hashes as before segments existed)."""
         digest = hashlib.sha256(f"{self.name}|{self.seed}".encode())
         for motif in self.motifs:
             digest.update(f"|{motif.motif_id}|{motif.dt!r}|{motif.tau!r}|{motif.target.shape}".encode())
             digest.update(np.ascontiguousarray(motif.target, dtype="<f4").tobytes())
+            for segment in motif.segments:
+                digest.update(f"|{segment.start}:{segment.stop}:{segment.label}".encode())
         return digest.hexdigest()[:16]
+
+    @property
+    def songs(self) -> list[dict[str, float]]:
+        """Per motif with segments: its syllable count, Markov order and H(next | current) in bits."""
+        labels = [[segment.label for segment in motif.segments] for motif in self.motifs]
+        return [{"motif": k, "syllables": len(song), "markov_order": markov_order(song),
+                 "next_entropy_bits": conditional_entropy(song, 1)}
+                for k, song in enumerate(labels) if song]
 
 
 @dataclass(frozen=True)
@@ -95,7 +132,9 @@ class StreamSpec:
     description: str
     tier: str
     n_motifs: int
-    make_targets: Callable[[np.random.Generator], list[np.ndarray]] = field(repr=False)
+    # each motif's target (T, d_out), or (target, segments) for a song
+    make_targets: Callable[[np.random.Generator], list[np.ndarray | tuple[np.ndarray, Sequence[Segment]]]] = field(
+        repr=False)
     citation: str = "motifbench (this suite)"
     dt: float = DT  # s, one sample
     tau: float = TAU  # s
@@ -103,10 +142,10 @@ class StreamSpec:
 
     def build(self, seed: int) -> Stream:
         rng = np.random.default_rng([seed, _name_key(self.name)])
-        targets = self.make_targets(rng)
+        made = [item if isinstance(item, tuple) else (item, ()) for item in self.make_targets(rng)]
         motifs = tuple(
-            Motif(k, np.round(np.asarray(t, dtype=np.float64), TARGET_DECIMALS), self.dt, self.tau)
-            for k, t in enumerate(targets)
+            Motif(k, np.round(np.asarray(target, dtype=np.float64), TARGET_DECIMALS), self.dt, self.tau, tuple(segments))
+            for k, (target, segments) in enumerate(made)
         )
         return Stream(self.name, seed, motifs, self.description, self.citation, self.tier, self.theta)
 
@@ -116,14 +155,45 @@ def _name_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
 
 
-def smooth_trajectory(rng: np.random.Generator, n_steps: int, d_out: int, n_sines: int = 3) -> np.ndarray:
-    """(n_steps, d_out): per coordinate a sum of random sinusoids (0.5-3 cycles per motif)
-    times a sin(pi t / T) envelope, so it starts and ends at 0, scaled to unit peak."""
+def conditional_entropy(labels: Sequence[str], order: int) -> float:
+    """H(next | the last ``order`` labels) in bits, over the positions i >= order of ``labels``
+    (each with its context labels[i - order:i]); 0.0 when no position has that context."""
+    contexts: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
+    for i in range(order, len(labels)):
+        contexts[tuple(labels[i - order:i])][labels[i]] += 1
+    total = sum(sum(nexts.values()) for nexts in contexts.values())
+    entropy = 0.0
+    for nexts in contexts.values():
+        n = sum(nexts.values())
+        p = np.array(list(nexts.values())) / n
+        entropy -= n / total * float((p * np.log2(p)).sum())
+    return entropy + 0.0  # never -0.0
+
+
+def markov_order(labels: Sequence[str]) -> int:
+    """The smallest k with H(next | last k) = 0 (``conditional_entropy``)."""
+    return next(k for k in range(len(labels)) if conditional_entropy(labels, k) < 1e-12)
+
+
+def after_branch(labels: Sequence[str]) -> np.ndarray:
+    """(n,) bool: whether syllable i follows a branch, an occurrence of a syllable whose
+    successor differs from that of another occurrence of the same syllable (False at i = 0)."""
+    successors: dict[str, set[str]] = defaultdict(set)
+    for current, following in zip(labels, labels[1:]):
+        successors[current].add(following)
+    return np.array([i > 0 and len(successors[labels[i - 1]]) > 1 for i in range(len(labels))], dtype=bool)
+
+
+def smooth_trajectory(
+    rng: np.random.Generator, n_steps: int, d_out: int, n_sines: int = 3, max_cycles: float = 3.0
+) -> np.ndarray:
+    """(n_steps, d_out): per coordinate a sum of random sinusoids (0.5 to ``max_cycles`` cycles
+    per motif) times a sin(pi t / T) envelope, so it starts and ends at 0, scaled to unit peak."""
     t = np.arange(n_steps) / (n_steps - 1)
     envelope = np.sin(np.pi * t)
     out = np.zeros((n_steps, d_out))
     for dim in range(d_out):
-        cycles = rng.uniform(0.5, 3.0, n_sines)
+        cycles = rng.uniform(0.5, max_cycles, n_sines)
         phases = rng.uniform(0, 2 * np.pi, n_sines)
         weights = rng.uniform(0.3, 1.0, n_sines)
         out[:, dim] = envelope * (weights[:, None] * np.sin(2 * np.pi * cycles[:, None] * t + phases[:, None])).sum(0)
@@ -185,3 +255,7 @@ STREAMS: dict[str, StreamSpec] = {
         ),
     )
 }
+
+from .behaviour import BEHAVIOUR_STREAMS  # noqa: E402  (built from the pieces above)
+
+STREAMS.update(BEHAVIOUR_STREAMS)

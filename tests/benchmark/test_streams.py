@@ -26,6 +26,9 @@ PINNED_HASHES = {
     "smooth10-v1": "db037925f67d96ea",
     "steps10-v1": "0fbe4832e06d2607",
     "smooth50-v1": "edd4d2267cfdaf49",
+    "birdsong-v1": "71f95d300e5a9935",
+    "elise-v1": "14cd14017909fdfa",
+    "gestures10-v1": "7f80c93663b9b1a6",
 }
 
 
