@@ -4,9 +4,10 @@ Importing it is cheap (no torch, no avalanche); see docs/design.md and README.md
 """
 
 from .method import Method, MethodCard, Settings, StreamInfo, hyperparameter
-from .streams import STREAMS, Motif, Stream, StreamSpec
+from .registry import STREAMS
+from .streams import Motif, Segment, Stream, StreamSpec
 
 __version__ = "0.1.0"
 
-__all__ = ["Method", "MethodCard", "Motif", "STREAMS", "Settings", "Stream", "StreamInfo", "StreamSpec",
+__all__ = ["Method", "MethodCard", "Motif", "STREAMS", "Segment", "Settings", "Stream", "StreamInfo", "StreamSpec",
            "hyperparameter"]

@@ -395,15 +395,13 @@ class Evaluator:
         return r2.reshape(shape).transpose(1, 0, 2), recovery.reshape(shape).transpose(1, 0, 2)
 
     def sequences(self) -> tuple[np.ndarray, np.ndarray]:
-        """(S, L) ids and nmse of random sequences; each motif differs from the one before it."""
+        """(S, L) ids and nmse of random sequences; each motif differs from the one before it.
+        With one motif, every sequence replays it L times, each from the end of the one before."""
         K, S, L = self.info.n_motifs, self.config.n_sequences, self.config.sequence_length
-        if K < 2:
-            return np.zeros((0, L), dtype=np.int64), np.zeros((0, L))
         rng = np.random.default_rng([self.seed, 2])
         ids = np.zeros((S, L), dtype=np.int64)
-        ids[:, 0] = rng.integers(0, K, S)
-        for i in range(1, L):  # a draw among the K - 1 others
-            ids[:, i] = (ids[:, i - 1] + rng.integers(1, K, S)) % K
+        for i in range(L if K > 1 else 0):  # a draw among the K - 1 others
+            ids[:, i] = rng.integers(0, K, S) if i == 0 else (ids[:, i - 1] + rng.integers(1, K, S)) % K
         nmse = np.zeros((S, L))
         state = self._rest(S)
         for i in range(L):

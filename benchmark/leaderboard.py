@@ -105,9 +105,9 @@ class StreamBoard:
                 "threshold, transition_success and unseen_transition_success a relative one. Mean ± s.e.m. over "
                 "seeds.")
         if "disruption_r2" in self.scores:
-            text += (" disruption_r2: r2 of the rest of a motif after its state was hit half-way by noise of half "
-                     "the state's rms (best shift within 1 tau); recovery_tau: tau until its output is back within "
-                     "theta of its undisturbed course (the rest of the motif if never).")
+            text += (" disruption_r2: r2 of the rest of a motif after its state was hit by noise (by default half-way, "
+                     "of half the state's rms; best shift within 1 tau); recovery_tau: tau until its output is back "
+                     "within theta of its undisturbed course (the rest of the motif if never).")
         if "branch_success" in self.scores:
             text += (" branch_success and nonbranch_success: fraction of song syllables produced within theta, "
                      "after a syllable that has different successors in the song (a branch) and after one that "

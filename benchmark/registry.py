@@ -16,13 +16,15 @@ import re
 import sys
 from typing import Any
 
+from .behaviour import BEHAVIOUR_STREAMS
 from .method import PLAIN_NAME, Method
 from .metrics import METRICS
-from .streams import STREAMS, StreamSpec
+from .streams import SYNTHETIC_STREAMS, StreamSpec
 
 __all__ = ["METHODS", "METRICS", "STREAMS", "UnknownNameError", "all_methods", "get_method", "get_stream",
            "is_import_path", "is_registered", "load_attribute", "method_label", "plugins"]
 
+STREAMS: dict[str, StreamSpec] = {**SYNTHETIC_STREAMS, **BEHAVIOUR_STREAMS}  # every registered stream
 METHODS: dict[str, str] = {
     "zero": "motifbench.baselines.zero:Zero",
     "finetune": "motifbench.baselines.finetune:Finetune",

@@ -27,7 +27,7 @@ A stream file is JSON (UTF-8, at most ``MAX_FILE_BYTES``)::
 
 Every motif has the same ``d_out``, at least 2 samples, finite values and is not constant.
 A song's segments (``streams.Segment``) are ranges of its samples in order; with them the
-evaluator scores its branches (``metrics.branch_success_*``); ``[]`` for a motif without.
+evaluator scores its branches (``metrics.branch_success``, ``nonbranch_success``); ``[]`` for a motif without.
 A file's stream is the same for every seed: the seed varies the methods' initialisation and
 the evaluation's noise. Records name a stream's ``source``: its kind, the reference as given
 and, for a file, the sha256 of its bytes; ``content_hash`` pins the data itself.
@@ -97,7 +97,8 @@ def resolve(ref: str) -> StreamSource:
     a stream from code is made once per process and seed."""
     if ref in STREAMS:
         spec = STREAMS[ref]
-        return StreamSource(ref, "registered", spec.name, spec.description, spec.tier, spec.n_motifs, spec.build)
+        return StreamSource(ref, "registered", spec.name, spec.description, spec.tier, spec.n_motifs,
+                            functools.partial(_build_registered, spec))
     if ref in plugins("stream"):
         return _from_code(ref, plugins("stream")[ref], "plugin")
     if is_import_path(ref):
@@ -109,6 +110,14 @@ def resolve(ref: str) -> StreamSource:
     hint = (f"did you mean {close[0]!r}?" if close else
             f"known: {', '.join(known)} (or package.module:attr, or the path of a stream file)")
     raise UnknownNameError(f"unknown stream {ref!r}; {hint}")
+
+
+def _build_registered(spec: Any, seed: int) -> Stream:
+    """``spec.build(seed)``; its data errors (a packaged data file that changed) as a StreamError."""
+    try:
+        return spec.build(seed)
+    except ValueError as error:
+        raise StreamError(str(error)) from None
 
 
 def _checked_name(name: Any, ref: str) -> str:
@@ -160,13 +169,7 @@ def _motifs(targets: list[Any], dt: float, tau: float, ref: str, segments: Any =
     return motifs
 
 
-def read_stream_file(path: Path, registered: bool = False) -> StreamSource:
-    """The stream of the stream file at ``path``; ``registered``: a file motifbench ships,
-    which may (only it may) bear a registered name."""
-    return _from_file(str(path), registered)
-
-
-def _from_file(ref: str, registered: bool = False) -> StreamSource:
+def _from_file(ref: str) -> StreamSource:
     path = Path(ref)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
@@ -193,7 +196,7 @@ def _from_file(ref: str, registered: bool = False) -> StreamSource:
     dt = float(numbers["dt"]) if "dt" in numbers else 1.0 / numbers["sampling_rate"]
     if not isinstance(content["motifs"], list):
         raise StreamError(f"stream file {ref}: motifs must be a list of (T, d_out) arrays")
-    name = content["name"] if registered and content["name"] in STREAMS else _checked_name(content["name"], ref)
+    name = _checked_name(content["name"], ref)
     description = _text(content["description"], "description", ref)
     citation = _text(content["citation"], "citation", ref)
     tier, theta = _tier(content.get("tier", "standard"), ref), _theta(content.get("theta", THETA), ref)
@@ -202,8 +205,7 @@ def _from_file(ref: str, registered: bool = False) -> StreamSource:
     def make(seed: int) -> Stream:
         return Stream(name, seed, motifs, description, citation, tier, theta)
 
-    kind = "registered" if registered else "file"
-    return StreamSource(ref, kind, name, description, tier, len(motifs), make, hashlib.sha256(data).hexdigest())
+    return StreamSource(ref, "file", name, description, tier, len(motifs), make, hashlib.sha256(data).hexdigest())
 
 
 @functools.cache

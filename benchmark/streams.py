@@ -3,8 +3,9 @@
 A stream is generated from a seed by a versioned generator registered as ``name-vN``;
 changing the generated data bumps the version, and ``Stream.content_hash`` pins it.
 Time is in seconds; every registered v1 stream samples at ``dt = tau / 5`` with ``tau = 10 ms``
-(a ``StreamSpec`` may set its own). Streams from outside: ``sources.py``; songs, with
-syllable segments, and the recorded gestures: ``songs.py``.
+(a ``StreamSpec`` may set its own). The generated streams are here; songs, with syllable
+segments, and the recorded gestures are in ``behaviour.py``; ``registry.STREAMS`` has them all.
+Streams from outside: ``sources.py``.
 """
 
 from __future__ import annotations
@@ -171,8 +172,8 @@ def conditional_entropy(labels: Sequence[str], order: int) -> float:
 
 
 def markov_order(labels: Sequence[str]) -> int:
-    """The smallest k with H(next | last k) = 0 (``conditional_entropy``)."""
-    return next(k for k in range(len(labels)) if conditional_entropy(labels, k) < 1e-12)
+    """The smallest k with H(next | last k) = 0 (``conditional_entropy``); 0 for no labels."""
+    return next((k for k in range(len(labels)) if conditional_entropy(labels, k) < 1e-12), 0)
 
 
 def after_branch(labels: Sequence[str]) -> np.ndarray:
@@ -226,7 +227,7 @@ def _steps(n_motifs: int, n_steps: int) -> Callable[[np.random.Generator], list[
     return lambda rng: [step_trajectory(rng, n_steps) for _ in range(n_motifs)]
 
 
-STREAMS: dict[str, StreamSpec] = {
+SYNTHETIC_STREAMS: dict[str, StreamSpec] = {
     spec.name: spec
     for spec in (
         StreamSpec("smoke-v1", "3 smooth 1-D motifs of 5 tau; for tests, seconds", "smoke", 3, _smooth(3, 25, 1)),
@@ -255,7 +256,3 @@ STREAMS: dict[str, StreamSpec] = {
         ),
     )
 }
-
-from .behaviour import BEHAVIOUR_STREAMS  # noqa: E402  (built from the pieces above)
-
-STREAMS.update(BEHAVIOUR_STREAMS)

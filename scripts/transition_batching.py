@@ -52,7 +52,7 @@ from tabulate import tabulate
 from motifbench import metrics
 from motifbench.baselines.finetune import Finetune
 from motifbench.evaluator import EvalConfig, Evaluator
-from motifbench.streams import STREAMS
+from motifbench.registry import STREAMS
 from run_info import command_line, git_commit, nproc  # scripts/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]

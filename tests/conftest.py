@@ -4,7 +4,7 @@ import pytest
 import torch
 from threadpoolctl import threadpool_limits
 
-from motifbench.streams import STREAMS
+from motifbench.registry import STREAMS
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,6 +3,7 @@
 - ``WAVES``: a StreamSpec of 3 smooth 1-D motifs, 4 tau long, with a timebase of its own
   (dt = tau / 10, where every registered stream has tau / 5).
 - ``waves_for_seed``: a function seed -> Stream (the same motifs).
+- ``SONGS``: a StreamSpec of 2 songs (1-D, 40 samples) with the syllable segments ``SONG_SEGMENTS``.
 - broken makers, each in exactly one way: ``raises``, ``not_a_stream``, ``constant_motif``,
   ``named_like_a_registered_stream``, ``name_depends_on_seed``.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from motifbench import Motif, Stream, StreamSpec
-from motifbench.streams import smooth_trajectory
+from motifbench.streams import Segment, smooth_trajectory
 
 TAU = 0.02  # s
 DT = TAU / 10
@@ -24,6 +25,12 @@ WAVES = StreamSpec("outside-waves-v1", "3 smooth 1-D motifs, 4 tau at dt = tau /
 
 def waves_for_seed(seed: int) -> Stream:
     return WAVES.build(seed)
+
+
+SONG_SEGMENTS = ((Segment(0, 20, "A"), Segment(20, 40, "B")), (Segment(0, 10, "B"), Segment(10, 25, "A")))
+SONGS = StreamSpec("outside-songs-v1", "2 smooth 1-D songs of 40 samples with syllables (a test stream)", "smoke", 2,
+                   lambda rng: [(smooth_trajectory(rng, 40, 1), segments) for segments in SONG_SEGMENTS],
+                   citation="motifbench tests")
 
 
 def raises(seed: int) -> Stream:

@@ -28,7 +28,7 @@ import pytest
 
 from motifbench.evaluator import EvalConfig, Evaluator
 from motifbench.results import _jsonable
-from motifbench.streams import STREAMS
+from motifbench.registry import STREAMS
 from motifbench.worker import sandbox_problem
 
 HERE = Path(__file__).parent

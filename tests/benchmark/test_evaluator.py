@@ -162,9 +162,9 @@ def test_transition_test_is_one_generate_call_per_preparation_length(smoke):
     assert len(preps) == 6
     assert len(transition_calls) == len(preps)
     assert {c["n_prep"] for c in transition_calls} == preps
-    # the whole run is a handful of calls, not one per pair or per row (2 each: the state and
-    # the pause-and-resume probes)
-    assert len(calls) <= K + len(preps) + SMALL.sequence_length + len(SMALL.noise_levels) + 4
+    # the whole run is a handful of calls, not one per pair or per row (2 each: the state, the
+    # pause-and-resume and the disruption probes)
+    assert len(calls) <= K + len(preps) + SMALL.sequence_length + len(SMALL.noise_levels) + 6
 
 
 def test_transitions_call_generate_once_with_all_ordered_pairs(zero_run):
@@ -218,13 +218,14 @@ def test_batch_limit_splits_calls_and_gives_identical_results():
     assert len(small.calls) > len(large.calls) + 10
     # per preparation length: 8 rows of 25 steps -> 4 chunks, 4 rows of 30 steps -> 2 chunks;
     # the state probe (also no preparation) adds one call per length from each of its 2 starts,
-    # the pause-and-resume probe one per length of its resumed halves (2 rows of 13, 1 of 15)
+    # the pause-and-resume probe one per length of its resumed halves (2 rows of 13, 1 of 15), the
+    # disruption probe one per chunk of its 2 x 2 x 5 rows of 13 and 1 x 2 x 5 rows of 15 steps
     no_prep_calls = [c for c in small.calls if c["n_prep"] == 0]
-    assert len(no_prep_calls) == 6 + 4 + 2
+    assert len(no_prep_calls) == 6 + 4 + 2 + 10 + 5
     for name in ("R", "transition_nmse", "sequence_ids", "sequence_nmse", "rest_nmse", "output_change", "probe_change",
-                 "resume_change"):
+                 "resume_change", "disruption_trial_r2", "recovery_trial_tau"):
         np.testing.assert_array_equal(getattr(small, name), getattr(large, name), err_msg=name)
-    assert small.metrics == large.metrics
+    np.testing.assert_equal(small.metrics, large.metrics)  # NaN equals NaN (no songs)
     assert small.curves == large.curves
 
 
@@ -356,7 +357,7 @@ def test_same_seed_same_results_different_seed_different_R(smoke, finetune_run):
     np.testing.assert_array_equal(again.R, first.R)
     np.testing.assert_array_equal(again.transition_nmse, first.transition_nmse)
     np.testing.assert_array_equal(again.sequence_nmse, first.sequence_nmse)
-    assert again.metrics == first.metrics
+    np.testing.assert_equal(again.metrics, first.metrics)  # NaN equals NaN (no songs)
     assert again.curves == first.curves
     other = Evaluator(Finetune(**FINETUNE_SMALL), smoke, 1, SMALL).run()
     assert not np.allclose(other.R[np.tril_indices(K)], first.R[np.tril_indices(K)])
@@ -454,3 +455,170 @@ def test_transition_sweep_curve_covers_every_preparation_time(zero_run):
     assert len(curve["y"]) == len(SMALL.prep_sweep_tau)
     # zero never produces a motif: its transitions all fail
     assert curve["y"] == [0.0] * len(SMALL.prep_sweep_tau)
+
+
+# ----------------------------------------------------------------------------------------------
+# songs: syllables after a branch point and after the others
+# ----------------------------------------------------------------------------------------------
+
+SONG_CONFIG = EvalConfig(n_sequences=2, sequence_length=2, transition_repeats=1)
+
+
+@pytest.fixture(scope="module")
+def birdsong():
+    """The birdsong-v1 stream with seed 0 (4 songs of 10 syllables of 15 steps, 3-D)."""
+    from motifbench.registry import STREAMS
+
+    return STREAMS["birdsong-v1"].build(0)
+
+
+def song_labels(stream: Stream) -> list[list[str]]:
+    return [[segment.label for segment in motif.segments] for motif in stream.motifs]
+
+
+def sung_wrong_without_history(labels: list[str]) -> np.ndarray:
+    """(n - 1,) for syllables 1..n-1: whether the syllable that first followed the one before it
+    is another syllable (what Memoryless gets wrong)."""
+    first_successor: dict[str, str] = {}
+    for before, after in zip(labels, labels[1:]):
+        first_successor.setdefault(before, after)
+    return np.array([first_successor[before] != after for before, after in zip(labels, labels[1:])])
+
+
+def test_a_singer_without_history_fails_only_syllables_after_branch_points(birdsong):
+    from motifbench.streams import after_branch
+
+    evaluation = Evaluator(toys.Memoryless(), birdsong, 0, SONG_CONFIG).run()
+    wrong = np.concatenate([sung_wrong_without_history(labels) for labels in song_labels(birdsong)])
+    after = np.concatenate([after_branch(labels)[1:] for labels in song_labels(birdsong)])
+    np.testing.assert_array_equal(evaluation.segment_after_branch, after)  # every syllable but each song's first
+    np.testing.assert_array_equal(evaluation.segment_nmse == 0.0, ~wrong)
+    assert (evaluation.segment_nmse[wrong] > birdsong.theta).all()  # another syllable is far off
+    m = evaluation.metrics
+    assert m["nonbranch_success"] == 1.0
+    assert m["branch_success"] == pytest.approx(1.0 - wrong.sum() / after.sum())
+    assert m["branch_success"] < m["nonbranch_success"]
+
+
+def test_an_oracle_sings_every_syllable_and_correlates_perfectly(birdsong):
+    evaluation = Evaluator(toys.Oracle(targets_of(birdsong)), birdsong, 0, SONG_CONFIG).run()
+    m = evaluation.metrics
+    assert m["branch_success"] == 1.0 and m["nonbranch_success"] == 1.0
+    assert m["channel_correlation"] == pytest.approx(birdsong.d_out)  # 3 channels, each correlation 1
+    assert len(evaluation.segment_nmse) == sum(len(motif.segments) - 1 for motif in birdsong.motifs)
+
+
+def test_a_stream_without_songs_has_no_branch_scores(smoke):
+    evaluation = Evaluator(toys.Memoryless(), smoke, 0, SMALL).run()
+    assert evaluation.segment_nmse.shape == evaluation.segment_after_branch.shape == (0,)
+    assert np.isnan(evaluation.metrics["branch_success"]) and np.isnan(evaluation.metrics["nonbranch_success"])
+    assert evaluation.metrics["final_r2"] == 1.0  # without segments, Memoryless produces the target
+    assert evaluation.metrics["channel_correlation"] == pytest.approx(1.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# disruption: a state hit half-way through a motif
+# ----------------------------------------------------------------------------------------------
+
+CYCLING = ("Attracting", "NeverRecovers")
+
+
+@pytest.mark.parametrize("toy", CYCLING)
+def test_the_cycling_toys_produce_every_motif_from_rest_and_end_at_rest(toy, smoke):
+    method = getattr(toys, toy)(targets_of(smoke))
+    evaluator = Evaluator(method, smoke, 0, SMALL)
+    method.setup(evaluator.info, 0)
+    rest = method.rest_state(K)
+    outputs, ends = evaluator.produce(np.arange(K), rest, evaluator.n_prep)
+    for y, target in zip(outputs, targets_of(smoke)):
+        np.testing.assert_allclose(y, target, atol=1e-6)
+    torch.testing.assert_close(ends, rest, atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize("toy, decay", [("Attracting", 0.3), ("NeverRecovers", 1.0)])
+def test_an_offset_in_the_cycling_toys_state_decays_by_their_factor(toy, decay, smoke):
+    method = getattr(toys, toy)(targets_of(smoke))
+    method.setup(Evaluator(method, smoke, 0, SMALL).info, 0)
+    start = method.rest_state(1)
+    start[0, 2] = 0.5
+    y, end = method.generate(torch.tensor([0]), start, 0, 4)
+    offset = y[0, :, 0].double() - torch.tensor(targets_of(smoke)[0][:4, 0], dtype=torch.float64)
+    torch.testing.assert_close(offset, 0.5 * decay ** torch.arange(4.0, dtype=torch.float64), atol=1e-6, rtol=0)
+    assert float(end[0, 2]) == pytest.approx(0.5 * decay**4)
+
+
+@pytest.fixture(scope="module")
+def disruption_runs(smoke):
+    """Attracting's and NeverRecovers' evaluations on smoke-v1 under SMALL."""
+    return {toy: Evaluator(getattr(toys, toy)(targets_of(smoke)), smoke, 0, SMALL).run() for toy in CYCLING}
+
+
+def test_a_disruption_that_dies_out_scores_better_than_one_that_stays(disruption_runs):
+    attracting, never = (disruption_runs[toy].metrics for toy in CYCLING)
+    assert attracting["disruption_r2"] > never["disruption_r2"]
+    assert attracting["recovery_tau"] < never["recovery_tau"]
+
+
+def test_a_disruption_that_stays_takes_about_the_rest_of_the_motif_to_recover(disruption_runs, smoke):
+    motif = smoke.motifs[0]  # every smoke motif has 25 steps
+    remaining_tau = (motif.n_steps - np.round(SMALL.disruption_at * motif.n_steps)) * motif.dt / motif.tau
+    trials = disruption_runs["NeverRecovers"].recovery_trial_tau
+    assert trials.shape == (K, SMALL.transition_repeats)
+    assert trials.max() == pytest.approx(remaining_tau)  # never: the whole rest
+    assert np.median(trials) == pytest.approx(remaining_tau)
+    assert disruption_runs["NeverRecovers"].metrics["recovery_tau"] >= 0.75 * remaining_tau
+
+
+def test_the_disruption_curves_start_undisturbed_and_fall_with_strength(disruption_runs):
+    curves = disruption_runs["Attracting"].curves
+    strengths = [0.0, *SMALL.disruption_strengths[1:]]
+    assert sorted(set(strengths)) == strengths and SMALL.disruption_strength in strengths
+    r2, recovery = curves["disruption_r2_vs_strength"], curves["recovery_tau_vs_strength"]
+    assert r2["x"] == recovery["x"] == strengths
+    assert r2["y"][0] == pytest.approx(1.0) and recovery["y"][0] == 0.0  # strength 0: its own course
+    assert r2["y"][0] >= r2["y"][-1] and r2["y"][-1] < 1.0
+    for run in disruption_runs.values():  # the headline scores are the curves' points at their strength
+        at = run.curves["disruption_r2_vs_strength"]["x"].index(SMALL.disruption_strength)
+        assert run.curves["disruption_r2_vs_strength"]["y"][at] == pytest.approx(run.metrics["disruption_r2"])
+        assert run.curves["recovery_tau_vs_strength"]["y"][at] == pytest.approx(run.metrics["recovery_tau"])
+
+
+def test_the_disruption_curves_add_zero_and_the_headline_strength_sorted(smoke):
+    config = EvalConfig(**{**vars(SMALL), "disruption_strengths": (1.0, 0.25), "disruption_strength": 0.75})
+    evaluation = Evaluator(toys.Attracting(targets_of(smoke)), smoke, 0, config).run()
+    for name in ("disruption_r2_vs_strength", "recovery_tau_vs_strength"):
+        assert evaluation.curves[name]["x"] == [0.0, 0.25, 0.75, 1.0]
+        assert len(evaluation.curves[name]["y"]) == 4
+    assert evaluation.curves["recovery_tau_vs_strength"]["y"][2] == pytest.approx(evaluation.metrics["recovery_tau"])
+
+
+def probe_disruption_calls(method, stream, config):
+    """The generate calls of one ``probe_disruption`` (after setup), and its (r2, recovery)."""
+    evaluator = Evaluator(method, stream, 0, config)
+    method.setup(evaluator.info, 0)
+    calls = count_generate(method)
+    return calls, evaluator.probe_disruption(), evaluator
+
+
+@pytest.mark.parametrize("batch_limit", [4096, 7])
+def test_disrupted_continuations_are_one_call_per_remaining_length_and_chunk(batch_limit):
+    stream = mixed_length_stream()  # lengths 25, 30, 25
+    config = EvalConfig(**{**vars(SMALL), "batch_limit": batch_limit})
+    calls, (r2, recovery), evaluator = probe_disruption_calls(toys.Attracting(targets_of(stream)), stream, config)
+    S, repeats = len(evaluator.disruption_strengths()), SMALL.transition_repeats
+    assert r2.shape == recovery.shape == (K, S, repeats)
+    halfway = {i: c["n_steps"] for c in calls if c["n_prep"] == evaluator.n_prep for i in c["ids"]}
+    continued = [c for c in calls if c["n_prep"] == 0]
+    # every row continues its motif from where it was disrupted to its end
+    assert all(halfway[i] + c["n_steps"] == stream.motifs[i].n_steps for c in continued for i in c["ids"])
+    rows = {}
+    for c in continued:
+        assert c["batch"] <= batch_limit
+        rows[c["n_steps"]] = rows.get(c["n_steps"], 0) + c["batch"]
+    # motifs 0 and 2 share a remaining length: 2 x S x repeats rows; motif 1 its own
+    assert sorted(rows.values()) == [S * repeats, 2 * S * repeats]
+    assert len(continued) == sum(-(-n // batch_limit) for n in rows.values())
+    reference = probe_disruption_calls(toys.Attracting(targets_of(stream)), stream, SMALL)[1]
+    # the same scores however the rows are chunked (up to the last bit of a vectorised cos)
+    np.testing.assert_allclose(r2, reference[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(recovery, reference[1], rtol=0, atol=1e-12)

@@ -1,12 +1,24 @@
 """Leaderboard tables: built from records alone, ranked, deterministic, and checked."""
 
 import json
+import math
+from pathlib import Path
 
 import pytest
 
 from motifbench import cli, leaderboard
+from motifbench.baselines.zero import Zero
+from motifbench.evaluator import EvalConfig, Evaluator
 from motifbench.metrics import METRICS
-from motifbench.results import SCHEMA_VERSION, RecordError, record_path
+from motifbench.results import (
+    SCHEMA_VERSION,
+    RecordError,
+    build_record,
+    method_provenance,
+    record_path,
+    write_record,
+)
+from motifbench.sources import resolve
 
 SCORES = {**{name: 0.0 for name in METRICS}, **dict(transition_success=0.5, unseen_transition_success=0.5,
                                                   plasticity=0.9, forgetting=0.1, interference=0.0)}
@@ -126,3 +138,72 @@ def test_a_record_whose_stream_name_would_escape_the_output_folder_writes_nothin
     assert cli.main(["leaderboard", "--results", str(tmp_path / "results"), "--out", str(out)]) == 2
     assert "is not a plain name" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# the disruption and song columns: shown only where some record has them
+# ----------------------------------------------------------------------------------------------
+
+COMMITTED = Path(__file__).parents[2] / "leaderboard"
+SMALL_EVAL = EvalConfig(n_sequences=2, sequence_length=2, transition_repeats=1)
+BASIC = leaderboard.LEADERBOARD_COLUMNS
+
+
+def write_zero_record(root: Path, stream_name: str) -> None:
+    """zero's record (seed 0, this schema) on a registered stream, under a small evaluation."""
+    source, method = resolve(stream_name), Zero()
+    stream = source.build(0)
+    evaluation = Evaluator(method, stream, 0, SMALL_EVAL).run()
+    record = build_record(stream, source.origin, method, 0, "cpu", SMALL_EVAL, {}, evaluation,
+                          method_provenance("motifbench.baselines.zero:Zero"))
+    write_record(record_path(root, stream_name, "zero", 0, {}), record)
+
+
+@pytest.fixture(scope="module")
+def schema_5_boards(tmp_path_factory) -> dict[str, leaderboard.StreamBoard]:
+    """Boards of zero's records on birdsong-v1 (songs) and smoke-v1 (none), and on smooth10-v1
+    beside a committed schema-4 record of finetune."""
+    root = tmp_path_factory.mktemp("results")
+    for stream_name in ("birdsong-v1", "smoke-v1", "smooth10-v1"):
+        write_zero_record(root, stream_name)
+    old = root / "smooth10-v1" / "finetune" / "seed0.json"
+    old.parent.mkdir(parents=True)
+    old.write_bytes((COMMITTED / "results" / "smooth10-v1" / "finetune" / "seed0.json").read_bytes())
+    return {board.stream: board for board in leaderboard.collect(root)}
+
+
+def test_the_committed_schema_4_boards_have_neither_disruption_nor_song_columns():
+    boards = leaderboard.collect(COMMITTED / "results")
+    assert boards
+    for board in boards:
+        assert board.scores == BASIC
+        assert board.columns == BASIC + leaderboard.CONTEXT_COLUMNS
+        assert "disruption_r2" not in board.legend() and "branch_success" not in board.legend()
+    # and the committed tables are still exactly what their records give (leaderboard --check)
+    assert leaderboard.differences(COMMITTED / "results", COMMITTED) == []
+
+
+def test_a_board_of_songs_shows_the_disruption_and_song_columns_and_explains_them(schema_5_boards):
+    board = schema_5_boards["birdsong-v1"]
+    assert board.scores == BASIC + leaderboard.DISRUPTION_COLUMNS + leaderboard.SONG_COLUMNS
+    markdown = leaderboard.as_markdown(board)
+    header = next(line for line in markdown.splitlines() if line.startswith("| method"))
+    assert all(f" {column} " in header for column in board.columns)
+    for column in ("branch_success", "nonbranch_success", "channel_correlation", "disruption_r2", "recovery_tau"):
+        assert column in board.legend()
+
+
+def test_a_board_without_songs_shows_the_disruption_columns_alone(schema_5_boards):
+    board = schema_5_boards["smoke-v1"]
+    assert board.scores == BASIC + leaderboard.DISRUPTION_COLUMNS
+    assert "disruption_r2" in board.legend() and "branch_success" not in board.legend()
+    assert "branch_success" not in leaderboard.as_markdown(board)
+
+
+def test_a_board_mixing_schemas_shows_the_disruption_columns_with_nan_for_the_older_record(schema_5_boards):
+    board = schema_5_boards["smooth10-v1"]
+    assert board.scores == BASIC + leaderboard.DISRUPTION_COLUMNS
+    rows = {row["method"]: row for row in board.ranked + board.tape_recorders}
+    assert set(rows) == {"finetune", "zero"}
+    assert math.isnan(rows["finetune"]["disruption_r2"])  # schema 4 lacks it
+    assert math.isfinite(rows["zero"]["disruption_r2"])

@@ -383,6 +383,11 @@ EXPECTED_DIRECTION = {
     "sequence_success": True,
     "state_dependence": True,
     "resumption_error": False,
+    "branch_success": True,
+    "nonbranch_success": True,
+    "channel_correlation": True,
+    "disruption_r2": True,
+    "recovery_tau": False,
 }
 
 
@@ -398,6 +403,11 @@ def _arrays() -> dict[str, object]:
         sequence_ids=SEQ_IDS,
         probe_change=np.array([0.5, 0.0, 0.25]),
         resume_change=np.array([0.0, 0.02, 0.01]),
+        segment_nmse=np.array([0.01, 0.5, 0.02, 0.05]),
+        segment_after_branch=np.array([True, True, False, False]),
+        motif_correlation=np.array([2.0, 1.0, 0.0]),
+        disruption_trial_r2=np.array([[0.9, -3.0], [0.5, 0.5], [0.2, 0.6]]),
+        recovery_trial_tau=np.array([[1.0, 2.0], [3.0, 0.0], [0.0, 0.0]]),
     )
 
 
@@ -431,6 +441,11 @@ def test_compute_metrics_returns_every_registered_score():
         "sequence_success": 1 / 3,
         "state_dependence": 0.5,
         "resumption_error": 0.02,
+        "branch_success": 0.5,
+        "nonbranch_success": 1.0,
+        "channel_correlation": 1.0,
+        "disruption_r2": (0.9 - 1.0 + 0.5 + 0.5 + 0.2 + 0.6) / 6,  # clipped below at -1
+        "recovery_tau": 1.0,
     }
     for name, value in expected.items():
         assert scores[name] == pytest.approx(value), name
@@ -462,3 +477,125 @@ def test_resumption_error_is_the_largest_resume_change_and_above_its_limit_marks
     replayed = {"state_dependence": 0.007, "resumption_error": 1.3}  # a tape plus a small state term
     assert M.is_tape_recorder(replayed) and "resumption_error 1.3 > 0.1" in M.tape_recorder_reason(replayed)
     assert "state_dependence 0 <= 1e-06" in M.tape_recorder_reason({"state_dependence": 0.0, "resumption_error": 0.0})
+
+
+# ----------------------------------------------------------------------------------------------
+# songs: segment nmse and the branch scores
+# ----------------------------------------------------------------------------------------------
+
+# two channels, values 0 and 1 in equal numbers: var = 0.25 over the whole target
+TARGET_2D = [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]
+# y is off by 2 in channel 1 of the last sample only
+Y_2D = [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 2.0]]
+
+
+def test_segment_nmse_is_each_segments_mse_over_the_whole_targets_variance():
+    # (0, 2): no error; (2, 4): squared errors 0, 0, 0, 4 -> mean 1 -> 1 / 0.25 = 4
+    assert_allclose(M.segment_nmse(Y_2D, TARGET_2D, [(0, 2), (2, 4)]), [0.0, 4.0])
+    # (1, 4): 4 over 6 values -> 2/3 -> / 0.25 = 8/3; (3, 4): 4 over 2 values -> 2 -> 8
+    assert_allclose(M.segment_nmse(Y_2D, TARGET_2D, [(1, 4), (3, 4)]), [8 / 3, 8.0])
+    assert M.segment_nmse(Y_2D, TARGET_2D, []).shape == (0,)
+
+
+def test_branch_scores_count_syllables_within_theta_after_branches_and_after_the_others():
+    nmse = np.array([0.05, 0.2, 0.1, 0.3, 0.0])
+    after = np.array([True, True, False, False, False])
+    # after a branch: 0.05 yes, 0.2 no -> 1/2; after no branch: 0.1 (<= theta) yes, 0.3 no, 0.0 yes -> 2/3
+    assert M.branch_success(nmse, after, 0.1) == pytest.approx(0.5)
+    assert M.nonbranch_success(nmse, after, 0.1) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("score", [M.branch_success, M.nonbranch_success])
+def test_branch_scores_are_nan_without_songs(score):
+    assert math.isnan(score(np.zeros(0), np.zeros(0, dtype=bool), 0.1))
+
+
+def test_branch_success_is_nan_when_no_syllable_follows_a_branch():
+    nmse, after = np.array([0.0, 0.5]), np.array([False, False])
+    assert math.isnan(M.branch_success(nmse, after, 0.1))
+    assert M.nonbranch_success(nmse, after, 0.1) == 0.5
+
+
+# ----------------------------------------------------------------------------------------------
+# channel correlation
+# ----------------------------------------------------------------------------------------------
+
+TARGET_CORR = np.array([[0.0, 0.0], [1.0, 2.0], [2.0, 1.0], [3.0, 3.0]])
+
+
+def test_summed_correlation_is_d_out_for_a_perfect_fit_whatever_the_scale_and_offset():
+    assert M.summed_correlation(TARGET_CORR, TARGET_CORR) == pytest.approx(2.0)
+    assert M.summed_correlation(3.0 * TARGET_CORR + 1.0, TARGET_CORR) == pytest.approx(2.0)
+
+
+def test_summed_correlation_is_minus_one_per_anticorrelated_channel():
+    assert M.summed_correlation(-TARGET_CORR, TARGET_CORR) == pytest.approx(-2.0)
+    flipped = TARGET_CORR * [1.0, -1.0]  # channel 0 right, channel 1 upside down
+    assert M.summed_correlation(flipped, TARGET_CORR) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_constant_channel_contributes_zero_to_the_summed_correlation():
+    flat_output = np.column_stack([TARGET_CORR[:, 0], np.full(4, 5.0)])
+    assert M.summed_correlation(flat_output, TARGET_CORR) == pytest.approx(1.0)
+    flat_target = np.column_stack([TARGET_CORR[:, 0], np.zeros(4)])
+    assert M.summed_correlation(TARGET_CORR, flat_target) == pytest.approx(1.0)
+
+
+def test_channel_correlation_is_the_mean_over_motifs():
+    assert M.channel_correlation(np.array([3.0, 1.0, 2.0])) == pytest.approx(2.0)
+    assert math.isnan(M.channel_correlation(np.zeros(0)))
+
+
+# ----------------------------------------------------------------------------------------------
+# disruption: shifted error and recovery time
+# ----------------------------------------------------------------------------------------------
+
+REFERENCE = (np.arange(10.0) ** 2)[:, None]  # not linear: a shift is not an offset
+
+
+def test_shifted_error_forgives_a_shift_up_to_max_shift():
+    y = REFERENCE[3:8]  # meant to be REFERENCE from sample 1 on, but 2 samples ahead
+    assert_allclose(M.shifted_error(y, REFERENCE, 1, max_shift=2, variance=1.0), np.zeros(5))
+    assert_allclose(M.shifted_error(y, REFERENCE, 1, max_shift=5, variance=1.0), np.zeros(5))
+    assert M.shifted_error(y, REFERENCE, 1, max_shift=1, variance=1.0).min() > 0
+    # unshifted: per sample (ref[t + 2] - ref[t])^2 = (4 t + 4)^2 for t = 1..5, over variance 2
+    assert_allclose(M.shifted_error(y, REFERENCE, 1, max_shift=0, variance=2.0),
+                    [(4 * t + 4) ** 2 / 2 for t in range(1, 6)])
+
+
+def test_shifted_error_averages_channels_and_clips_indices_to_the_reference():
+    reference = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+    y = np.array([[2.0, 0.0], [2.0, 4.0]])  # from sample 1 with no shift: t = 1, 2
+    # shift 0: (1, 1) and (0, 4) -> means 1 and 2 (mean 1.5); shift -1: (4, 0), (1, 9) -> 2, 5;
+    # shift 1: indices 2, 2 (clipped): (0, 4), (0, 4) -> 2, 2. Best: shift 0
+    assert_allclose(M.shifted_error(y, reference, 1, max_shift=1, variance=1.0), [1.0, 2.0])
+
+
+def test_shifted_error_prefers_the_smallest_shift_among_equal_fits():
+    reference = np.array([[0.0], [1.0], [0.0]])
+    y = np.array([[1.0], [1.0]])
+    # shift 0: errors (1, 0); shift +1: (0, 1); shift -1 (clipped to 0, 0): (1, 1): 0 and +1 tie
+    assert_allclose(M.shifted_error(y, reference, 0, max_shift=1, variance=1.0), [1.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "errors, window, steps",
+    [
+        pytest.param([0.05] * 10, 3, 0, id="all-within-theta"),
+        pytest.param([0.0] * 9 + [1.0], 3, 10, id="last-window-above-never"),
+        pytest.param([1.0] + [0.0] * 9, 3, 1, id="spike-at-the-start"),
+        pytest.param([0.0] * 4 + [1.0] + [0.0] * 5, 3, 5, id="spike-in-the-middle"),
+        pytest.param([0.5, 0.5] + [0.0] * 8, 3, 2, id="two-bad-samples"),
+        pytest.param([0.2, 0.0, 0.0, 0.0], 2, 0, id="window-mean-at-theta-is-within"),
+        pytest.param([1.0, 0.0, 0.0], 10, 3, id="window-longer-than-the-errors"),
+    ],
+)
+def test_recovery_steps_is_the_first_step_from_which_every_window_is_within_theta(errors, window, steps):
+    # windows of 3: a spike at sample s is in the windows starting s - 2 .. s, so every window
+    # from s + 1 on is clean; a window of 10 over 3 errors is one window, the last, above theta
+    assert M.recovery_steps(np.array(errors), 0.1, window) == steps
+
+
+def test_disruption_scores_are_means_over_trials():
+    assert M.disruption_r2(np.array([[0.5, -3.0], [1.0, 0.5]])) == pytest.approx((0.5 - 1.0 + 1.0 + 0.5) / 4)
+    assert M.recovery_tau(np.array([[0.0, 2.0], [1.0, 1.0]])) == pytest.approx(1.0)

@@ -8,7 +8,7 @@ from motifbench import registry
 from motifbench.evaluator import EvalConfig, Evaluator
 from motifbench.method import MethodError
 from motifbench.remote import Catalogue, RemoteMethod, SealedState
-from motifbench.streams import STREAMS
+from motifbench.registry import STREAMS
 from motifbench.worker import Limits
 
 QUICK = EvalConfig(n_sequences=2, sequence_length=3, transition_repeats=1, prep_sweep_tau=(10.0,))

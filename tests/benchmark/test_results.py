@@ -21,9 +21,11 @@ import motifbench.baselines.zero
 from motifbench.baselines.finetune import Finetune
 from motifbench.baselines.zero import Zero
 from motifbench.evaluator import EvalConfig, Evaluator
+from motifbench.metrics import METRICS
 from motifbench.sources import resolve
 from motifbench.results import (
     SCHEMA_VERSION,
+    SCORES_SINCE,
     RecordError,
     RunResult,
     build_record,
@@ -363,3 +365,61 @@ def test_a_checkout_whose_status_cannot_be_read_is_not_called_clean(tmp_path, mo
     state = checkout()
     assert state["git_sha"] == "0123abcd-dirty"
     assert state["dirty_files"] == ["(git status failed: the changes are unknown)"]
+
+
+# ----------------------------------------------------------------------------------------------
+# schema 5: the stream's songs, the branch and disruption scores; schema-4 records still read
+# ----------------------------------------------------------------------------------------------
+
+NEW_IN_5 = SCORES_SINCE[5]
+COMMITTED_RECORD = Path(__file__).parents[2] / "leaderboard" / "results" / "smooth10-v1" / "finetune" / "seed0.json"
+
+
+@pytest.fixture(scope="module")
+def birdsong_record():
+    """(stream, record) of zero on birdsong-v1 (seed 0), under a small evaluation."""
+    stream = resolve("birdsong-v1").build(0)
+    config = EvalConfig(n_sequences=2, sequence_length=2, transition_repeats=1)
+    return stream, run_record(stream, Zero(), config=config)[1]
+
+
+def test_a_schema_5_record_of_songs_round_trips_with_the_streams_songs(tmp_path, birdsong_record):
+    stream, record = birdsong_record
+    path = record_path(tmp_path, "birdsong-v1", "zero", 0, {})
+    write_record(path, record)
+    data = read_record(path, located=True)
+    assert data == json.loads(record.to_json())
+    assert data["schema_version"] == SCHEMA_VERSION == 5
+    assert data["stream"]["songs"] == stream.songs and len(stream.songs) == 4
+    assert all(type(data["metrics"][name]) is float for name in NEW_IN_5)
+
+
+def test_a_record_of_a_stream_without_songs_has_no_songs_and_null_branch_scores(zero_record):
+    data = json.loads(zero_record[1].to_json())
+    assert data["stream"]["songs"] == []
+    assert data["metrics"]["branch_success"] is None and data["metrics"]["nonbranch_success"] is None
+    assert type(data["metrics"]["disruption_r2"]) is float
+
+
+def test_a_committed_schema_4_record_reads_with_the_scores_new_in_5_as_null(tmp_path):
+    original = json.loads(COMMITTED_RECORD.read_text())
+    assert original["schema_version"] == 4
+    assert set(NEW_IN_5) == set(METRICS) - set(original["metrics"])  # exactly what schema 4 lacks
+    copy = tmp_path / "smooth10-v1" / "finetune" / "seed0.json"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(COMMITTED_RECORD.read_bytes())
+    scores = read_record(copy, located=True)["metrics"]
+    assert {name: scores[name] for name in NEW_IN_5} == dict.fromkeys(NEW_IN_5)
+    assert {name: value for name, value in scores.items() if name not in NEW_IN_5} == original["metrics"]
+
+
+@pytest.mark.parametrize("name", NEW_IN_5)
+def test_a_schema_5_record_without_a_score_new_in_5_is_corrupt(tmp_path, birdsong_record, name):
+    record = json.loads(birdsong_record[1].to_json())
+    del record["metrics"][name]
+    path = tmp_path / "seed0.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(RecordError) as error:
+        read_record(path)
+    message = str(error.value)
+    assert "corrupt" in message and repr(name) in message and "\n" not in message

@@ -6,6 +6,7 @@ runs; a stream carries its own timebase."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from motifbench import registry
 from motifbench.cli import main
 from motifbench.evaluator import EvalConfig, stream_info
 from motifbench.sources import StreamError, resolve
+from motifbench.streams import Motif, Stream
 
 HERE = Path(__file__).parent
 
@@ -90,9 +92,9 @@ def test_a_bad_stream_file_is_one_line_and_nothing_runs(tmp_path, capsys, conten
 
 
 def test_an_unknown_stream_names_what_a_stream_can_be():
-    with pytest.raises(registry.UnknownNameError, match="unknown stream 'gestures'; known: smoke-v1, .* "
+    with pytest.raises(registry.UnknownNameError, match="unknown stream 'walking'; known: birdsong-v1, .* "
                                                          r"\(or package.module:attr, or the path of a stream file\)"):
-        resolve("gestures")
+        resolve("walking")
 
 
 def test_a_stream_from_code_is_made_in_a_process_of_its_own_with_its_timebase(outside):
@@ -162,3 +164,61 @@ def test_a_stream_from_code_runs_and_draws(outside, tmp_path):
     assert (record["stream"]["dt"], record["stream"]["tau"]) == (0.002, 0.02)
     assert main(["leaderboard", "--results", str(records), "--out", str(board)]) == 0
     assert (board / "figures" / "outside-waves-v1-traces.png").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# songs: syllable segments in a stream file and from outside code
+# ----------------------------------------------------------------------------------------------
+
+SEGMENTS = [[[0, 10, "A"], [10, 30, "B"]], [[0, 40, "A"]], []]  # motif 2 is not a song
+
+
+def test_a_stream_files_segments_arrive_with_its_motifs(tmp_path):
+    stream = resolve(write(tmp_path / "songs.json", recorded(segments=SEGMENTS))).build(0)
+    assert [[[s.start, s.stop, s.label] for s in motif.segments] for motif in stream.motifs] == SEGMENTS
+    assert [song["motif"] for song in stream.songs] == [0, 1]
+    plain = resolve(write(tmp_path / "plain.json", recorded())).build(0)
+    assert plain.content_hash != stream.content_hash  # the segments are part of the data
+
+
+def test_a_stream_file_without_segments_hashes_as_a_stream_made_without_them(tmp_path):
+    content = recorded()
+    stream = resolve(write(tmp_path / "plain.json", content)).build(0)
+    dt = 1.0 / content["sampling_rate"]
+    motifs = tuple(Motif(k, np.round(np.asarray(target, dtype=np.float64), 4), dt, content["tau"])
+                   for k, target in enumerate(content["motifs"]))
+    assert stream.content_hash == Stream(content["name"], 0, motifs, "", "", "smoke").content_hash
+    assert all(motif.segments == () for motif in stream.motifs)
+    assert resolve(write(tmp_path / "empty.json", recorded(segments=[[], [], []]))).build(0).content_hash == \
+        stream.content_hash  # no syllables listed is no segments
+
+
+@pytest.mark.parametrize(
+    "segments, words",
+    [
+        pytest.param([[[0, 10, "A"]], []], "one list of [start, stop, label] per motif", id="too-few-motifs"),
+        pytest.param({"0": []}, "one list of [start, stop, label] per motif", id="not-a-list"),
+        pytest.param([[[0, 10]], [], []], "one list of [start, stop, label] per motif", id="not-a-triple"),
+        pytest.param([[{"start": 0}], [], []], "one list of [start, stop, label] per motif", id="an-object"),
+        pytest.param([[[0, 10, "A"], [5, 15, "B"]], [], []], "motif 0: segment 5..15 is not a range", id="overlapping"),
+        pytest.param([[], [[0, 41, "A"]], []], "motif 1: segment 0..41", id="past-the-end"),
+        pytest.param([[[0, 10.5, "A"]], [], []], "motif 0: segment 0..10.5", id="not-an-integer"),
+        pytest.param([[[0, 10, ""]], [], []], "label must be non-empty text", id="empty-label"),
+        pytest.param([[[0, 10, 3]], [], []], "label must be non-empty text", id="label-not-text"),
+    ],
+)
+def test_bad_segments_in_a_stream_file_are_one_line(tmp_path, segments, words):
+    ref = write(tmp_path / "bad.json", recorded(segments=segments))
+    with pytest.raises(StreamError) as error:
+        resolve(ref)
+    assert words in str(error.value) and ref in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_stream_from_code_sends_its_segments_from_its_own_process(outside):
+    spec = importlib.util.spec_from_file_location("outside_streams_here", HERE / "outside_streams.py")
+    here = importlib.util.module_from_spec(spec)  # loaded under another name, not in sys.modules
+    spec.loader.exec_module(here)
+    stream = resolve("outside_streams:SONGS").build(0)
+    assert [motif.segments for motif in stream.motifs] == list(here.SONG_SEGMENTS)
+    assert stream.content_hash == here.SONGS.build(0).content_hash
+    assert "outside_streams" not in sys.modules

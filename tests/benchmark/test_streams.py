@@ -7,7 +7,8 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from motifbench.streams import DT, STREAMS, TAU, Motif, Stream, StreamSpec
+from motifbench.registry import STREAMS
+from motifbench.streams import DT, TAU, Motif, Stream, StreamSpec
 
 # name: (n_motifs, d_out, T, kind)
 SPEC = {

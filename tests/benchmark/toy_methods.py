@@ -16,10 +16,22 @@ result in advance:
   name them as ``toy_methods:Crashing`` and so on.
 - methods that break one conformance check each (``ChangesOnGenerate``, ``Unseeded``,
   ``ForgetsOnLoad``, ``WritesIntoState``), and ``DegradedFinetune`` for score regression.
+- ``Attracting(targets)`` and ``NeverRecovers(targets)``, for the disruption probe: state
+  (B, 2 + d_out) = (cos phi, sin phi, e), rest (1, 0, 0, ...). Preparation changes nothing;
+  each production step outputs target[id] at time phi / (2 pi) * T (linearly interpolated,
+  clipped to the motif) plus e, then advances phi by 2 pi / T on the unit circle. Attracting
+  multiplies e by 0.3 every step (a disruption of e dies out), NeverRecovers keeps it forever.
+  Both produce every motif exactly from rest and are back at rest after a whole motif.
+- ``Memoryless()``, for the branch scores: learns each song's syllables from
+  ``motif.segments`` (a label's waveform and its successor, both as first seen) and produces
+  syllable 0 as is and every later one as the first-seen successor of the true syllable before
+  it: it knows the current syllable but no history, so it errs only after branch points. A
+  motif without segments it produces exactly. A tape: its output ignores the state.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -339,3 +351,88 @@ class GarbageOnTheWire(Toy):
                     os.write(fd, b"\xff" * 64)
                 except OSError:
                     pass
+
+
+# --- the disruption probe and the branch scores ------------------------------------------------
+
+
+class _Cycling(_KnowsTargets):
+    """A phase oscillator that reads its motif off the phase, plus an offset e in its state."""
+
+    card = MethodCard(name="cycling", version="0", citation="motifbench tests", uses_sgd=False)
+    decay = 1.0  # e's factor per production step
+
+    def rest_state(self, batch: int) -> torch.Tensor:
+        state = torch.zeros(batch, 2 + self.info.d_out, dtype=torch.float64)
+        state[:, 0] = 1.0
+        return state
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        lengths = torch.tensor([len(self.targets[int(i)]) for i in ids], dtype=torch.float64)
+        table = torch.nn.utils.rnn.pad_sequence([self.targets[int(i)].double() for i in ids], batch_first=True)
+        rows = torch.arange(len(ids))
+        cos, sin, e = state[:, 0].double(), state[:, 1].double(), state[:, 2:].double()
+        y = torch.zeros(len(ids), n_steps, self.info.d_out, dtype=torch.float64)
+        for step in range(n_steps):
+            phi = torch.atan2(sin, cos)  # wrapped to [0, 2 pi); a rounding error below 0 is 0
+            phi = torch.where(phi < -1e-9, phi + 2 * math.pi, phi.clamp(min=0.0))
+            t = torch.minimum(phi / (2 * math.pi) * lengths, lengths - 1)
+            before = t.floor().long()
+            after = torch.minimum(before + 1, lengths.long() - 1)
+            w = (t - before)[:, None]
+            y[:, step] = (1 - w) * table[rows, before] + w * table[rows, after] + e
+            phi = phi + 2 * math.pi / lengths
+            cos, sin, e = torch.cos(phi), torch.sin(phi), e * self.decay
+        return y, torch.cat([cos[:, None], sin[:, None], e], dim=1).to(state.dtype)
+
+
+class Attracting(_Cycling):
+    """A disruption of its state dies out: e shrinks by 0.3 a step, the phase stays where it is put."""
+
+    card = MethodCard(name="attracting", version="0", citation="motifbench tests", uses_sgd=False)
+    decay = 0.3
+
+
+class NeverRecovers(_Cycling):
+    """A disruption of its state stays: e is added to every output forever."""
+
+    card = MethodCard(name="never_recovers", version="0", citation="motifbench tests", uses_sgd=False)
+    decay = 1.0
+
+
+class Memoryless(Toy):
+    """Knows the current syllable, not the history: after a branch point it sings the syllable
+    that first followed the current one (its songs' syllables of one label share one length)."""
+
+    card = MethodCard(name="memoryless", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def setup(self, info: StreamInfo, seed: int, device: str = "cpu") -> None:
+        super().setup(info, seed, device)
+        self.songs: dict[int, np.ndarray] = {}
+
+    def learn(self, motif: Motif) -> None:
+        super().learn(motif)
+        target = np.array(motif.target, dtype=np.float32)
+        waveform: dict[str, np.ndarray] = {}
+        successor: dict[str, str] = {}
+        for before, segment in zip((None, *motif.segments), motif.segments):
+            waveform.setdefault(segment.label, target[segment.start:segment.stop])
+            if before is not None:
+                successor.setdefault(before.label, segment.label)
+        song = target.copy()
+        for before, segment in zip(motif.segments, motif.segments[1:]):
+            song[segment.start:segment.stop] = waveform[successor[before.label]]
+        self.songs[motif.motif_id] = song
+
+    def generate(self, ids, state, n_prep, n_steps, noise_std=0.0, generator=None):
+        y = torch.zeros(len(ids), n_steps, self.info.d_out)
+        for row, i in enumerate(ids):
+            y[row] = torch.as_tensor(self.songs[int(i)][:n_steps])
+        return y, state.clone()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"learned": list(self.learned), "songs": {k: song.copy() for k, song in self.songs.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.learned = list(state["learned"])
+        self.songs = {k: song.copy() for k, song in state["songs"].items()}
