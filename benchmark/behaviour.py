@@ -101,7 +101,8 @@ GESTURES_THETA = 0.2  # as the file states it: 4 x joint's worst nmse from rest 
 
 def gestures(rng: np.random.Generator | None = None) -> list[np.ndarray]:
     """The ten gesture motifs (60, 1) of the packaged stream file; a ValueError if the file is
-    not the one pinned by ``GESTURES_SHA256`` (its fields are then those of the spec below)."""
+    not the one pinned by ``GESTURES_SHA256`` (whose dt, tau and theta are the constants above:
+    a test checks that they agree)."""
     data = GESTURES_FILE.read_bytes() if GESTURES_FILE.is_file() else b""
     if hashlib.sha256(data).hexdigest() != GESTURES_SHA256:
         raise ValueError(f"stream gestures10-v1: the packaged file {GESTURES_FILE.name} is missing or changed "
@@ -109,8 +110,8 @@ def gestures(rng: np.random.Generator | None = None) -> list[np.ndarray]:
     return [np.array(motif, dtype=np.float64) for motif in json.loads(data)["motifs"]]
 
 
-ELISE_CITATION = ("Völk, Kriener, von Hünerbein, Benitez, Senn & Petrovici 2024, Order from chaos / ELiSe, "
-                  "arXiv:2402.16763; L. van Beethoven, Für Elise, WoO 59")
+SONG_CITATION = ("Völk, Kriener, von Hünerbein, Benitez, Senn & Petrovici 2024, Order from chaos / ELiSe, "
+                 "arXiv:2402.16763")
 BEHAVIOUR_STREAMS: dict[str, StreamSpec] = {
     spec.name: spec
     for spec in (
@@ -121,7 +122,7 @@ BEHAVIOUR_STREAMS: dict[str, StreamSpec] = {
             "standard",
             SONGS,
             birdsong,
-            citation=ELISE_CITATION.split("; L.")[0],
+            citation=SONG_CITATION,
             theta=0.2,  # 4 x joint's worst nmse from rest (0.052 over seeds 0-2)
         ),
         StreamSpec(
@@ -143,7 +144,7 @@ BEHAVIOUR_STREAMS: dict[str, StreamSpec] = {
             "standard",
             1,
             fur_elise,
-            citation=ELISE_CITATION,
+            citation=f"{SONG_CITATION}; L. van Beethoven, Für Elise, WoO 59",
             theta=0.04,  # 4 x finetune's (= joint's, with one motif) worst nmse from rest (0.0099 over seeds 0-2)
         ),
     )

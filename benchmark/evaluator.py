@@ -3,8 +3,9 @@
 For each motif k: ``learn``, then test every learned motif j <= k from ``rest_state`` (R[k, j]),
 all in one batch of K rows, the same shape every time.
 After the stream: every ordered transition a -> b (a's end state, perturbed, is b's start),
-random sequences, and robustness curves (process noise, connectivity damage, preparation
-time). Tests are batched: the K(K-1) x repeats transitions take one ``generate`` call per
+random sequences, robustness curves (process noise, connectivity damage, preparation time),
+the probes of state dependence and pause-and-resume, and the disruption probe (noise on the
+state half-way through each motif, and the recovery from it). Tests are batched: the K(K-1) x repeats transitions take one ``generate`` call per
 distinct motif length (split into chunks of at most ``batch_limit`` rows), never one per pair.
 """
 
@@ -378,9 +379,9 @@ class Evaluator:
         ids = np.arange(K)
         _, paused = self.produce(ids, self._rest(K), self.n_prep, lengths=halfway)
         rows = np.repeat(ids, repeats)  # (K * repeats,) motif of each row, repeats together
-        noise = relative_noise(paused[torch.as_tensor(rows, device=paused.device)], 1.0, self._generator(6))
-        starts = torch.cat([paused[torch.as_tensor(rows, device=paused.device)] + strength * noise
-                            for strength in strengths])
+        at_disruption = paused[torch.as_tensor(rows, device=paused.device)]
+        noise = relative_noise(at_disruption, 1.0, self._generator(6))
+        starts = torch.cat([at_disruption + strength * noise for strength in strengths])
         all_rows = np.tile(rows, len(strengths))
         outputs, _ = self.produce(all_rows, starts, 0, lengths=(lengths - halfway)[all_rows])
         max_shift, window = self.info.steps(cfg.phase_tolerance_tau), self.info.steps(1.0)
@@ -400,7 +401,7 @@ class Evaluator:
         K, S, L = self.info.n_motifs, self.config.n_sequences, self.config.sequence_length
         rng = np.random.default_rng([self.seed, 2])
         ids = np.zeros((S, L), dtype=np.int64)
-        for i in range(L if K > 1 else 0):  # a draw among the K - 1 others
+        for i in range(L if K > 1 else 0):  # the first at random, each next among the K - 1 others
             ids[:, i] = rng.integers(0, K, S) if i == 0 else (ids[:, i - 1] + rng.integers(1, K, S)) % K
         nmse = np.zeros((S, L))
         state = self._rest(S)

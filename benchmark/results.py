@@ -197,9 +197,10 @@ def read_record(path: Path, failed: bool = False, located: bool = False) -> dict
     """A record's JSON (a failed record's with ``failed``), or a RecordError naming the file and
     what is wrong with it: unreadable, not JSON, a schema version this motifbench cannot read,
     a stream or method name that is not a plain name, a missing field, a score that is not a
-    number (a score newer than the record's schema reads as null), or a field the leaderboard shows beside the scores of the wrong type. With
-    ``located``, the record must also be where ``record_path`` puts it: its stream, method,
-    seed and overrides give its folder and file name."""
+    number (a score newer than the record's schema reads as null), or a field the leaderboard
+    shows beside the scores of the wrong type. With ``located``, the record must also be where
+    ``record_path`` puts it: its stream, method, seed and overrides give its folder and file
+    name."""
     from .method import PLAIN_NAME
     from .metrics import METRICS
 
