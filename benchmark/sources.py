@@ -47,7 +47,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .registry import PLUGIN_NAME, STREAMS, UnknownNameError, is_import_path, plugins
-from .streams import TARGET_DECIMALS, THETA, Motif, Segment, Stream
+from .streams import TARGET_DECIMALS, THETA, Motif, Stream
 
 FILE_FORMAT = "motifbench-stream"
 FILE_FORMAT_VERSION = 1
@@ -160,8 +160,7 @@ def _motifs(targets: list[Any], dt: float, tau: float, ref: str, segments: Any =
                     for song in segments)):
         raise StreamError(f"stream {ref}: segments must be one list of [start, stop, label] per motif")
     try:
-        motifs = tuple(Motif(k, np.round(np.asarray(target, dtype=np.float64), TARGET_DECIMALS), dt, tau,
-                             tuple(Segment(*segment) for segment in song))
+        motifs = tuple(Motif(k, np.round(np.asarray(target, dtype=np.float64), TARGET_DECIMALS), dt, tau, tuple(song))
                        for k, (target, song) in enumerate(zip(targets, segments)))
         Stream(ref, 0, motifs, "", "", "standard")  # the checks across motifs
     except (ValueError, TypeError) as error:
