@@ -35,6 +35,7 @@ METHODS: dict[str, str] = {
     "ann_multiplicative": "motifbench.baselines.ann_multiplicative:ANNMultiplicative",
     "ann_prep": "motifbench.baselines.ann_prep:ANNPrep",
     "thalamocortical": "motifbench.methods.thalamocortical:Thalamocortical",
+    "elise": "motifbench.methods.elise:Elise",
     "orthogonal": "motifbench.methods.orthogonal:Orthogonal",
     "owm": "motifbench.methods.orthogonal:OWM",
     "gpm": "motifbench.methods.orthogonal:GPM",

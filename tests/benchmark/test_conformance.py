@@ -33,6 +33,7 @@ SMALL = {
     "ann_prep": ANN,
     # max_frequency 5: the 5-tau motifs of smoke-v1 need about 5 rad per tau (see its docstring)
     "thalamocortical": dict(n_cortex=60, prep_iterations=20, fit_restarts=2, max_frequency=5.0),
+    "elise": dict(n_latent=50, cycles=1000),
     "orthogonal": RNN,
     "owm": RNN,
     "gpm": RNN,
