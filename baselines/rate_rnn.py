@@ -30,8 +30,9 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from motifbench.baselines.initialisation import INITIALISATIONS, recurrent_weights
 from motifbench.losses import nmse_loss, nmse_weights
-from motifbench.method import Method, Settings, StreamInfo, hyperparameter, state_noise
+from motifbench.method import Method, Settings, StreamInfo, damaged_weights, hyperparameter, state_noise
 from motifbench.streams import Motif
 
 
@@ -136,14 +137,15 @@ class _EulerRates(torch.autograd.Function):
 
 class RateRNN(nn.Module):
     """W (N, N), W_in (N, K + 1): K cue columns then the go column, b (N,), W_out (d_out, N);
-    ``alpha`` = dt / tau."""
+    ``alpha`` = dt / tau; W drawn by ``initialisation.recurrent_weights`` (``init``)."""
 
-    def __init__(self, n_hidden: int, n_motifs: int, d_out: int, gain: float, alpha: float, generator: torch.Generator):
+    def __init__(self, n_hidden: int, n_motifs: int, d_out: int, gain: float, alpha: float, generator: torch.Generator,
+                 init: str = "gaussian"):
         super().__init__()
         self.n_motifs = n_motifs
         self.alpha = alpha
         n = n_hidden
-        self.W = nn.Parameter(torch.randn(n, n, generator=generator) * (gain / math.sqrt(n)))
+        self.W = nn.Parameter(recurrent_weights(init, n, gain, generator))
         self.W_in = nn.Parameter(torch.randn(n, n_motifs + 1, generator=generator))
         self.b = nn.Parameter(torch.zeros(n))
         self.W_out = nn.Parameter(torch.randn(d_out, n, generator=generator) / math.sqrt(n))
@@ -239,7 +241,11 @@ HELD_UP_PLATEAU_GAIN = 0.05  # plateau_gain where a penalty or constraint holds 
 @dataclass(frozen=True)
 class RateRNNHyperparams(Settings):
     n_hidden: int = hyperparameter(128, "hidden units N", low=1)
-    gain: float = hyperparameter(1.2, "spectral scale of the initial W (std gain / sqrt(N))", low=0)
+    gain: float = hyperparameter(1.2, "spectral scale of the initial W (gaussian: std gain / sqrt(N); orthogonal: "
+                                 "|eigenvalues|; qpta: unused)", low=0)
+    init: str = hyperparameter("gaussian", "initial W: gaussian, orthogonal, or qpta (Park et al. 2023: rotation "
+                               "blocks just past a Hopf bifurcation; see baselines/initialisation.py)",
+                               choices=INITIALISATIONS)
     lr: float = hyperparameter(3e-3, "Adam learning rate", low=0)
     batch_size: int = hyperparameter(16, "trials per motif in each iteration", low=1)
     max_iterations: int = hyperparameter(1500, "Adam steps per learned motif at most", low=0)
@@ -363,7 +369,8 @@ class RateRNNMethod(Method):
     def make_model(self, n_cues: int) -> RateRNN:
         """The network, with ``n_cues`` cue columns in W_in (one per motif) besides the go column."""
         info = self.info
-        return RateRNN(self.hp.n_hidden, n_cues, info.d_out, self.hp.gain, info.dt / info.tau, self.generator)
+        return RateRNN(self.hp.n_hidden, n_cues, info.d_out, self.hp.gain, info.dt / info.tau, self.generator,
+                       self.hp.init)
 
     def forward(
         self,
@@ -466,10 +473,14 @@ class RateRNNMethod(Method):
         self.model.load_state_dict(state["model"])
 
     @torch.no_grad()
-    def damage(self, fraction: float, generator: torch.Generator) -> None:
-        """Remove (zero) a random ``fraction`` of the recurrent weights W."""
-        keep = torch.rand(self.model.W.shape, generator=generator) >= fraction
-        self.model.W.mul_(keep.to(self.device))
+    def damage(self, fraction: float, generator: torch.Generator, mode: str = "random") -> None:
+        """Remove (zero) ``fraction`` of the recurrent weights W, chosen by ``mode`` (``damaged_weights``)."""
+        removed = damaged_weights(self.model.W.detach().cpu(), fraction, mode, generator)
+        self.model.W.masked_fill_(removed.to(self.device), 0.0)
+
+    def recurrent_matrix(self) -> np.ndarray:
+        """W (N, N): tau dh/dt = -h + W tanh(h) + ..."""
+        return self.model.W.detach().cpu().double().numpy()
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)

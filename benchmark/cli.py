@@ -23,6 +23,7 @@ from .regress import TargetsError
 from .results import RecordError
 from .runner import RunOptions, UsageError, parse_seeds
 from .sources import StreamError, StreamSource, resolve
+from .sweep import DEFAULT_SCORES
 from .streams import Stream
 
 
@@ -113,19 +114,25 @@ def writable_folder(out: Path, option: str = "--out") -> Path:
     return out
 
 
+def selected_methods(text: str) -> list[str]:
+    """``--method``: 'all' or distinct comma-separated methods that write under distinct names."""
+    names = list(registry.all_methods()) if text == "all" else [n for n in text.split(",") if n]
+    if not names or len(set(names)) != len(names):
+        raise UsageError(f"--method {text!r}: expected distinct method names, comma-separated")
+    labels = [registry.method_label(name) for name in names]
+    if len(set(labels)) != len(labels):
+        twice = next(label for label in labels if labels.count(label) > 1)
+        raise UsageError(f"--method {text!r}: two methods would write their records under the name {twice!r}")
+    return names
+
+
 def command_run(args: argparse.Namespace) -> int:
     from .runner import execute, plan, results_table
 
     seeds = seeds_option(args.seeds)
     source = stream_source(args.stream, seeds)  # before the slow imports, so a typo is reported at once
     options = run_options(args)
-    names = list(registry.all_methods()) if args.method == "all" else [n for n in args.method.split(",") if n]
-    if not names or len(set(names)) != len(names):
-        raise UsageError(f"--method {args.method!r}: expected distinct method names, comma-separated")
-    labels = [registry.method_label(name) for name in names]
-    if len(set(labels)) != len(labels):
-        twice = next(label for label in labels if labels.count(label) > 1)
-        raise UsageError(f"--method {args.method!r}: two methods would write their records under the name {twice!r}")
+    names = selected_methods(args.method)
     out = writable_folder(Path(args.out))
     eval_overrides, per_method = method_settings(source.build(seeds[0]), names, args.set, options)
     options.check_device()
@@ -133,6 +140,73 @@ def command_run(args: argparse.Namespace) -> int:
     done, failures = execute(jobs, options)
     if done:
         print(results_table([row for _, row in done]))
+    return 1 if failures else 0
+
+
+def grid_option(text: str) -> tuple[str, tuple[str, ...]]:
+    """``--grid KEY=v1,v2,...`` -> (KEY, the distinct values as given), or a UsageError."""
+    key, sep, values = text.partition("=")
+    swept = tuple(value.strip() for value in values.split(","))
+    if not sep or not key.strip() or not all(swept) or len(set(swept)) != len(swept):
+        raise UsageError(f"--grid {text!r}: expected KEY=v1,v2,... with distinct, non-empty values")
+    return key.strip(), swept
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    from .metrics import METRICS
+    from .results import record_path, write_text
+    from .runner import execute, plan, run_overrides
+    from .streams import STREAM_FAMILIES
+    from .sweep import SweepSpec, swept_number, write_sweep
+
+    seeds = seeds_option(args.seeds)
+    key, values = grid_option(args.grid)
+    scores = tuple(score for score in args.scores.split(",") if score)
+    unknown = [score for score in scores if score not in METRICS]
+    if not scores or unknown:
+        raise UsageError(f"--scores {args.scores!r}: unknown score {unknown[0] if unknown else ''!r} "
+                         f"(motifbench ls metrics lists them)")
+    target, _, field = key.rpartition(".")
+    if target == "stream":  # a family's setting: each value is a member stream
+        setting, members = STREAM_FAMILIES.get(args.stream, (None, {}))
+        if setting is None:
+            raise UsageError(f"--grid {key}: {args.stream} is not a stream family "
+                             f"(families: {', '.join(f'{name} ({s})' for name, (s, _) in STREAM_FAMILIES.items())})")
+        if field != setting:
+            raise UsageError(f"--grid {key}: the family {args.stream} has the setting {setting!r}")
+        numbers = swept_number(values) or []
+        missing = [value for value, number in zip(values, numbers or [math.nan]) if number not in members]
+        if missing:
+            raise UsageError(f"--grid {key}: {args.stream} has no member with {setting}={missing[0]} "
+                             f"(it has {', '.join(f'{v:g}' for v in members)})")
+        sources = {value: stream_source(members[number], seeds) for value, number in zip(values, numbers)}
+    else:
+        source = stream_source(args.stream, seeds)
+        sources = {value: source for value in values}
+    options = run_options(args)
+    names = selected_methods(args.method)
+    out = writable_folder(Path(args.out))
+    sweeps = writable_folder(Path(args.sweep_out), "--sweep-out")
+    options.check_device()
+    jobs, records = [], {registry.method_label(name): {} for name in names}
+    for value in values:
+        items = args.set + ([] if target == "stream" else [f"{key}={value}"])
+        eval_overrides, per_method = method_settings(sources[value].build(seeds[0]), names, items, options)
+        for name in names:
+            if target not in ("stream", "eval") and field not in per_method[name]:
+                raise UsageError(f"--grid {key}: method {name} would not change across the sweep (it has no "
+                                 f"setting {field!r}, or the key names another method)")
+            label = registry.method_label(name)
+            overrides = run_overrides(per_method[name], eval_overrides)
+            records[label][value] = [str(record_path(out, sources[value].name, label, seed, overrides).relative_to(out))
+                                     for seed in seeds]
+            jobs += plan(sources[value], name, seeds, out, options, per_method[name], eval_overrides)
+    spec = SweepSpec(args.stream, tuple(records), key, values, seeds, tuple(args.set), records)
+    _, failures = execute(jobs, options)
+    write_text(sweeps / f"{spec.name}.json", spec.to_json(), force=True)
+    for path in write_sweep(spec, out, sweeps, scores):
+        print(f"wrote {path}", file=sys.stderr)
+    print((sweeps / f"{spec.name}.md").read_text())
     return 1 if failures else 0
 
 
@@ -294,6 +368,20 @@ def add_execution_options(parser: argparse.ArgumentParser, parallel: bool = True
                         help="megabytes one run may allocate (default 8192; 0: none)")
 
 
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """What ``run`` and ``sweep`` share: methods, seeds, records folder, settings, what to do with
+    existing records, and the execution options."""
+    parser.add_argument("--method", required=True, help="METHOD[,METHOD...], 'all', or package.module:Class")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    parser.add_argument("--out", default="results", help="records go to OUT/STREAM/METHOD/ (default ./results)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="hyperparameter: KEY=V (every method that has it), METHOD.KEY=V, or eval.KEY=V")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--force", action="store_true", help="replace existing records")
+    existing.add_argument("--resume", action="store_true", help="keep existing records and run only the missing ones")
+    add_execution_options(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="motifbench", description="Learn streams of motifs with methods, build the leaderboard, check a method's "
@@ -302,16 +390,20 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="learn a stream with methods, write one record per seed, print a table")
     run.add_argument("--stream", required=True, help="a registered or plugin stream (motifbench ls streams), "
                      "package.module:attr, or a stream file")
-    run.add_argument("--method", required=True, help="METHOD[,METHOD...], 'all', or package.module:Class")
-    run.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
-    run.add_argument("--out", default="results", help="records go to OUT/STREAM/METHOD/ (default ./results)")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="hyperparameter: KEY=V (every method that has it), METHOD.KEY=V, or eval.KEY=V")
-    existing = run.add_mutually_exclusive_group()
-    existing.add_argument("--force", action="store_true", help="replace existing records")
-    existing.add_argument("--resume", action="store_true", help="keep existing records and run only the missing ones")
-    add_execution_options(run)
+    add_run_options(run)
     run.set_defaults(handler=command_run)
+    sweep = sub.add_parser("sweep", help="run methods at each value of one setting; a table and a figure of scores "
+                           "against it")
+    sweep.add_argument("--stream", required=True, help="as run's --stream; a stream family for --grid stream.KEY")
+    sweep.add_argument("--grid", required=True, metavar="KEY=v1,v2,...",
+                       help="the swept setting: a hyperparameter (KEY or METHOD.KEY), eval.KEY, or stream.KEY of a "
+                            "stream family")
+    sweep.add_argument("--scores", default=",".join(DEFAULT_SCORES), help="comma-separated scores to tabulate and "
+                       f"draw (default {','.join(DEFAULT_SCORES)})")
+    sweep.add_argument("--sweep-out", default="sweeps",
+                       help="the sweep's NAME.json, NAME.md, NAME.csv and NAME.png go here (default ./sweeps)")
+    add_run_options(sweep)
+    sweep.set_defaults(handler=command_sweep)
     board = sub.add_parser("leaderboard", help="build the leaderboard tables from run records")
     board.add_argument("--results", default="leaderboard/results", help="records folder (default leaderboard/results)")
     board.add_argument("--out", default="leaderboard", help="where the tables go (default leaderboard)")

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from . import metrics
-from .method import Method, MethodError, Settings, StreamInfo, duration_steps, hyperparameter, relative_noise
+from .method import (Method, MethodError, Settings, StreamInfo, damage_modes, duration_steps, hyperparameter,
+                     relative_noise)
 from .streams import PREP_TAU, Stream, after_branch
 
 
@@ -89,7 +90,13 @@ class Evaluation:
     motif_correlation: np.ndarray  # (K,) per-channel correlation, summed, of each motif from rest at the end
     disruption_trial_r2: np.ndarray  # (K, repeats) r2 of a motif's rest after a disruption (headline strength)
     recovery_trial_tau: np.ndarray  # (K, repeats) tau until it is back within theta
+    spectrum: dict[str, Any] | None  # ``metrics.spectrum_summary`` of the recurrent matrix after learning; None: none
     metrics: dict[str, float | bool] = field(default_factory=dict)
+
+
+def damage_curve(mode: str) -> str:
+    """The name of the curve of final_r2 against the fraction removed by damage ``mode``."""
+    return "final_r2_vs_damage" if mode == "random" else f"final_r2_vs_damage_{mode}"
 
 
 def stream_info(stream: Stream, config: EvalConfig) -> StreamInfo:
@@ -224,6 +231,10 @@ class Evaluator:
             timings["test"] += time.perf_counter() - tic
         rest_nmse = 1.0 - R[K - 1]
         final_outputs = outputs
+        spectrum = None
+        if hasattr(self.method, "recurrent_matrix"):
+            matrix = self._call("recurrent_matrix", self.method.recurrent_matrix)
+            spectrum = self._call("recurrent_matrix", metrics.spectrum_summary, matrix)
 
         tic = time.perf_counter()
         self.progress("transitions")
@@ -252,10 +263,10 @@ class Evaluator:
                 "y": [self.final_r2(noise_std=level, generator=self._generator(3)) for level in cfg.noise_levels],
             },
         }
-        if hasattr(self.method, "damage"):
-            curves["final_r2_vs_damage"] = {
+        for mode in damage_modes(self.method):
+            curves[damage_curve(mode)] = {
                 "x": list(map(float, cfg.damage_fractions)),
-                "y": [self.damaged_final_r2(fraction) for fraction in cfg.damage_fractions],
+                "y": [self.damaged_final_r2(fraction, mode) for fraction in cfg.damage_fractions],
             }
         probe_change = self.probe_state_dependence(ends)  # last, so it cannot shift any other draw
         resume_change = self.probe_resumption(final_outputs)  # no random draw
@@ -292,6 +303,7 @@ class Evaluator:
                                         for y, target in zip(final_outputs, self.targets)]),
             disruption_trial_r2=disruption_r2[:, headline],
             recovery_trial_tau=recovery[:, headline],
+            spectrum=spectrum,
         )
         evaluation.metrics = metrics.compute_metrics({**vars(evaluation), **scores})
         return evaluation
@@ -416,11 +428,13 @@ class Evaluator:
         outputs, _ = self.produce(ids, self._rest(len(ids)), self.n_prep, noise_std, generator)
         return metrics.final_r2(1.0 - self._nmse(outputs, ids)[None, :])
 
-    def damaged_final_r2(self, fraction: float) -> float:
-        """final_r2 after removing ``fraction`` of the recurrent weights; the method is restored after."""
+    def damaged_final_r2(self, fraction: float, mode: str = "random") -> float:
+        """final_r2 after removing ``fraction`` of the recurrent weights as damage ``mode`` says
+        (``method.damaged_weights``); the method is restored after."""
         snapshot = copy.deepcopy(self._call("state_dict", self.method.state_dict))
         try:
-            self._call("damage", self.method.damage, fraction, self._generator(4))
+            mode_argument = () if mode == "random" else (mode,)  # a damage without modes serves "random"
+            self._call(f"damage({mode})", self.method.damage, fraction, self._generator(4), *mode_argument)
             return self.final_r2()
         finally:
             self._call("load_state_dict", self.method.load_state_dict, snapshot)

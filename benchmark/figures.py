@@ -1,8 +1,10 @@
 """Figures of one stream's leaderboard entries, drawn from run records alone.
 
-``stream_figures`` writes four PNGs: the mean R matrix and the mean transition nmse matrix of
+``stream_figures`` writes five PNGs: the mean R matrix and the mean transition nmse matrix of
 every entry (heat maps on fixed colour scales, so panels compare), the first motifs each entry
-produces from rest after the whole stream against their targets, and the robustness curves.
+produces from rest after the whole stream against their targets, the robustness curves, and
+the eigenvalues of each seed's recurrent matrix side by side (Jarne & Laje's diversity of
+solutions).
 Targets are not stored in records: they are made again from the stream's source (a registered
 name, package.module:attr, or a stream file, as the records say), whose content hash must match
 the records'. The same records give byte-identical files on one machine.
@@ -38,12 +40,13 @@ MARKERS = "os^vD"
 
 def figure_names(stream: str) -> list[str]:
     """The file names of one stream's figures, in the order ``stream_figures`` draws them."""
-    return [f"{stream}-{kind}.png" for kind in ("R", "transitions", "traces", "robustness")]
+    return [f"{stream}-{kind}.png" for kind in ("R", "transitions", "traces", "robustness", "spectra")]
 
 
 def stream_figures(entries: dict[str, list[dict[str, Any]]], stream: str, out: Path) -> list[str]:
-    """Write ``STREAM-R.png``, ``STREAM-transitions.png``, ``STREAM-traces.png`` and
-    ``STREAM-robustness.png`` into ``out``; returns those file names, in that order.
+    """Write ``STREAM-R.png``, ``STREAM-transitions.png``, ``STREAM-traces.png``,
+    ``STREAM-robustness.png`` and ``STREAM-spectra.png`` into ``out``; returns those file names,
+    in that order.
 
     entries: leaderboard entry name (``leaderboard.entry_name``) -> the entry's records, in
     seed order; entries are drawn in the dict's order. A RecordError if a record is of another
@@ -69,6 +72,7 @@ def stream_figures(entries: dict[str, list[dict[str, Any]]], stream: str, out: P
         ),
         _traces(entries, streams, stream),
         _robustness(entries, stream),
+        _spectra(entries, stream),
     ]
     for name, figure in zip(names, figures):
         figure.savefig(out / name, dpi=DPI, metadata={"Software": None})
@@ -220,4 +224,39 @@ def _robustness(entries: dict[str, list[dict[str, Any]]], stream: str) -> Figure
         legend = [handles[name] for name in entries if name in handles]
         figure.legend(handles=legend, loc="outside lower center", ncols=min(len(legend), 3), fontsize=7)
     figure.suptitle(f"{stream}: robustness, mean over seeds", fontsize=9)
+    return figure
+
+
+def _spectra(entries: dict[str, list[dict[str, Any]]], stream: str) -> Figure:
+    """One row per entry whose records keep eigenvalues, one panel per seed: the eigenvalues of
+    its recurrent matrix after the whole stream in the complex plane, with the unit circle
+    (dotted) and Re = 1 (dashed: modes to its right grow at rest), the leading one marked."""
+    from matplotlib.figure import Figure
+
+    rows = {name: [r for r in records if (r.get("spectrum") or {}).get("eigenvalues")]
+            for name, records in entries.items()}
+    rows = {name: records for name, records in rows.items() if records}
+    columns = max((len(records) for records in rows.values()), default=1)
+    figure = Figure(figsize=(1.8 * columns + 1.0, 1.8 * max(len(rows), 1) + 0.6), layout="constrained")
+    axes = figure.subplots(max(len(rows), 1), columns, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    if not rows:
+        axes[0, 0].text(0.5, 0.5, "no record keeps a spectrum", ha="center", va="center",
+                        transform=axes[0, 0].transAxes)
+    circle = np.exp(1j * np.linspace(0, 2 * np.pi, 200))
+    for row_axes, (name, records) in zip(axes, rows.items()):
+        for ax, record in zip(row_axes, records):
+            spectrum = record["spectrum"]
+            eigenvalues = np.array(spectrum["eigenvalues"], dtype=float)
+            ax.set_axis_on()
+            ax.plot(circle.real, circle.imag, ":", color="grey", linewidth=0.8)
+            ax.axvline(1.0, linestyle="--", color="grey", linewidth=0.8)
+            ax.scatter(eigenvalues[:, 0], eigenvalues[:, 1], s=3, color="tab:blue")
+            ax.scatter(*spectrum["leading"], s=14, facecolors="none", edgecolors="tab:red")
+            ax.set_aspect("equal", adjustable="datalim")
+            ax.set_title(_wrap(f"{name}, seed {record['seed']}: {spectrum['unstable']} with Re > 1"), fontsize=6)
+            ax.tick_params(labelsize=5)
+    figure.suptitle(f"{stream}: eigenvalues of the recurrent matrix\nafter the whole stream, per seed "
+                    "(red: the leading one)", fontsize=8)
     return figure

@@ -15,9 +15,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .results import RecordError, read_record
+from .tables import aggregate, as_text, csv_text
+
+if TYPE_CHECKING:
+    from .sweep import SweepSpec
 
 RANKED_BY = "sequence_success"
 LEADERBOARD_COLUMNS = [
@@ -36,40 +40,6 @@ SONG_COLUMNS = ["branch_success", "nonbranch_success", "channel_correlation"]  #
 # learning never changed an old motif's output, parameters added per motif and learning time.
 ENTRY_KEYS = ("method", "stores_past_data", "uses_sgd")
 CONTEXT_COLUMNS = ["isolated", "params_per_motif", "learn_s_per_motif"]
-
-
-def aggregate(rows: list[dict[str, Any]], columns: list[str], keys: tuple[str, ...] = ("method",)) -> list[dict[str, Any]]:
-    """Rows of (keys..., seed, scores...) -> one row per distinct ``keys``, in first-seen order:
-    its seeds and, per column, the mean and the s.e.m. over seeds (``COLUMN`` and
-    ``COLUMN_sem``; the sem is NaN for one seed)."""
-    import pandas as pd
-
-    table = []
-    for values, group in pd.DataFrame(rows).groupby(list(keys), sort=False):
-        row: dict[str, Any] = {**dict(zip(keys, values)), "seeds": ",".join(map(str, group["seed"]))}
-        for column in columns:
-            scores = group[column].astype(float)
-            row[column], row[f"{column}_sem"] = scores.mean(), scores.sem() if len(scores) > 1 else math.nan
-        table.append(row)
-    return table
-
-
-def cells(table: list[dict[str, Any]], columns: list[str], keys: tuple[str, ...] = ("method",)) -> list[dict[str, str]]:
-    """``aggregate``'s rows as text: the keys, the seeds and each score as "mean ± sem"."""
-
-    def cell(row: dict[str, Any], column: str) -> str:
-        text = f"{row[column]:.3f}"
-        return text if math.isnan(row[f"{column}_sem"]) else f"{text} ± {row[f'{column}_sem']:.3f}"
-
-    return [{**{k: row[k] for k in (*keys, "seeds")}, **{c: cell(row, c) for c in columns}} for row in table]
-
-
-def as_text(table: list[dict[str, Any]], columns: list[str], keys: tuple[str, ...] = ("method",), style: str = "github") -> str:
-    """A table of ``aggregate``'s rows, each score as "mean ± sem"; ``style`` is tabulate's
-    (GitHub Markdown, or "html", which escapes the cells)."""
-    from tabulate import tabulate
-
-    return tabulate(cells(table, columns, keys), headers="keys", tablefmt=style, disable_numparse=True)
 
 
 def entry_name(record: dict[str, Any]) -> str:
@@ -183,18 +153,17 @@ def as_markdown(board: StreamBoard) -> str:
 
 def as_csv(board: StreamBoard) -> str:
     """One row per entry, ranked first; ``tape_recorder`` tells the unranked ones."""
-    import pandas as pd
-
-    rows = [{**row, "tape_recorder": tape} for tape, table in ((False, board.ranked), (True, board.tape_recorders))
-            for row in table]
-    return pd.DataFrame(rows).to_csv(index=False, float_format="%.6f", lineterminator="\n")
+    return csv_text([{**row, "tape_recorder": tape}
+                     for tape, table in ((False, board.ranked), (True, board.tape_recorders)) for row in table])
 
 
-def as_html(boards: list[StreamBoard]) -> str:
-    """The static page: per stream its tables, failed runs, and the four figures."""
+def as_html(boards: list[StreamBoard], sweeps: list[tuple[SweepSpec, list[dict[str, Any]]]] = ()) -> str:
+    """The static page: per stream its tables, failed runs, and the four figures; then each
+    sweep's table and figure."""
     from html import escape
 
     from .figures import figure_names
+    from .sweep import DEFAULT_SCORES
 
     def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
         return as_text(rows, columns, ENTRY_KEYS, style="html")
@@ -216,42 +185,72 @@ def as_html(boards: list[StreamBoard]) -> str:
             parts += ["<h3>Failed runs</h3>", "<ul>", *(f"<li>{escape(line)}</li>" for line in board.failures), "</ul>"]
         if board.records:
             parts += [f'<p><img src="figures/{name}" alt="{name}"></p>' for name in figure_names(board.stream)]
+    if sweeps:
+        parts.append('<h2 id="sweeps">Sweeps</h2>')
+    for spec, sweep_rows in sweeps:
+        name = escape(spec.name)
+        parts += [f'<h3 id="{name}">{escape(spec.key)} on {escape(spec.stream)}: {escape(", ".join(spec.methods))}</h3>',
+                  f'<p><a href="{SWEEPS}/{name}.md">{name}.md</a> · <a href="{SWEEPS}/{name}.csv">{name}.csv</a></p>',
+                  as_text(sweep_rows, list(DEFAULT_SCORES), ("method", "value"), style="html"),
+                  f'<p><img src="{SWEEPS}/{name}.png" alt="{name}.png"></p>']
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-def build(results: Path) -> dict[str, str]:
-    """File name -> content of every text file the records under ``results`` give: per stream
-    ``STREAM.md`` and ``STREAM.csv``, and the page ``index.html``."""
-    return text_files(collect(results))
+SWEEPS = "sweeps"  # OUT/sweeps: the committed sweeps' specs (NAME.json), tables and figures
 
 
-def text_files(boards: list[StreamBoard]) -> dict[str, str]:
-    files = {"index.html": as_html(boards)}
+def build(results: Path, out: Path | None = None) -> dict[str, str]:
+    """Path under ``out`` -> content of every text file the records under ``results`` give: per
+    stream ``STREAM.md`` and ``STREAM.csv``, per sweep in ``out/sweeps`` (none without ``out``)
+    its ``sweeps/NAME.md`` and ``sweeps/NAME.csv``, and the page ``index.html``."""
+    from .sweep import committed_sweeps
+
+    return text_files(collect(results), sweep_tables(committed_sweeps(out / SWEEPS) if out else [], results))
+
+
+def sweep_tables(sweeps: list[SweepSpec], results: Path) -> list[tuple[SweepSpec, list[dict[str, Any]]]]:
+    """Each sweep with its table (``sweep.sweep_table`` of the default scores)."""
+    from .sweep import sweep_table
+
+    return [(spec, sweep_table(spec, results)) for spec in sweeps]
+
+
+def text_files(boards: list[StreamBoard], sweeps: list[tuple[SweepSpec, list[dict[str, Any]]]]) -> dict[str, str]:
+    from .sweep import sweep_texts
+
+    files = {"index.html": as_html(boards, sweeps)}
     for board in boards:
         files[f"{board.stream}.md"] = as_markdown(board)
         files[f"{board.stream}.csv"] = as_csv(board)
+    for spec, table in sweeps:
+        files.update({f"{SWEEPS}/{name}": text for name, text in sweep_texts(spec, table).items()})
     return files
 
 
 def differences(results: Path, out: Path) -> list[str]:
     """The text files under ``out`` that are missing or differ from what the records give (not
     the figures: their bytes depend on the matplotlib build)."""
-    return [name for name, text in build(results).items() if not (out / name).is_file() or (out / name).read_text() != text]
+    return [name for name, text in build(results, out).items()
+            if not (out / name).is_file() or (out / name).read_text() != text]
 
 
 def write(results: Path, out: Path, figures: bool = True) -> list[Path]:
-    """Write every text file and, if ``figures``, every stream's figures; returns the paths written."""
+    """Write every text file and, if ``figures``, every stream's and sweep's figures; returns the
+    paths written."""
     from .figures import stream_figures
     from .results import write_text
+    from .sweep import committed_sweeps, sweep_figure
 
-    boards = collect(results)
+    boards, sweeps = collect(results), sweep_tables(committed_sweeps(out / SWEEPS), results)
     paths = []
-    for name, text in text_files(boards).items():
+    for name, text in text_files(boards, sweeps).items():
         write_text(out / name, text, force=True)
         paths.append(out / name)
     if figures:
         for board in boards:
             if board.records:
                 paths += [out / "figures" / name for name in stream_figures(board.records, board.stream, out / "figures")]
+        for spec, table in sweeps:
+            paths.append(sweep_figure(spec, table, out / SWEEPS))
     return paths

@@ -11,9 +11,13 @@ A method is a dynamical system. The evaluator drives it only through:
   (B, n_steps, d_out) and ``state_end`` (B, n_state). Rows may carry different ids.
   ``noise_std`` is process noise: every step, each state unit gets Gaussian noise of standard
   deviation ``noise_std * sqrt(dt / tau) * rms(state row)`` (see ``state_noise``).
-- ``state_dict()`` / ``load_state_dict(state)``; optionally ``damage(fraction, generator)``
-  (remove that fraction of recurrent weights), ``parameter_count()`` (trainable numbers) and
-  ``diagnostics()`` (a JSON-serialisable dict recorded with the run).
+- ``state_dict()`` / ``load_state_dict(state)``; optionally ``damage(fraction, generator,
+  mode="random")`` (remove that fraction of the recurrent weights, chosen as ``damaged_weights``
+  says for each of ``DAMAGE_MODES``; a ``damage`` without ``mode`` serves "random" alone),
+  ``recurrent_matrix()`` (W (N, N) of the continuous-time form tau dx/dt = -x + W f(x) + ...,
+  f'(0) = 1, so that eigenvalues of W with real part above 1 are unstable modes at rest),
+  ``parameter_count()`` (trainable numbers) and ``diagnostics()`` (a JSON-serialisable dict
+  recorded with the run).
 
 Test-time calls never carry targets. ``generate`` must not change what was learned.
 """
@@ -21,6 +25,7 @@ Test-time calls never carry targets. ``generate`` must not change what was learn
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import re
 import typing
@@ -207,6 +212,55 @@ class Method:
     def check_stream(self, info: StreamInfo) -> None:
         """Rules between the hyperparameters and a stream's sizes; raise a HyperparameterError.
         The command line calls it before anything runs. None here."""
+
+
+DAMAGE_MODES = ("random", "magnitude", "positive", "negative")  # what ``damaged_weights`` can remove
+
+
+def damaged_weights(weights: torch.Tensor, fraction: float, mode: str, generator: torch.Generator) -> torch.Tensor:
+    """Which entries of ``weights`` (any shape, on the CPU) a damage of ``fraction`` removes: a
+    boolean tensor of the same shape, True where the weight goes. As Jarne & Laje (arXiv
+    1906.01094) damage a trained network:
+
+    - "random": each entry independently with probability ``fraction`` (one uniform draw per
+      entry from ``generator``, of the weights' dtype; so the removed sets of a seed are nested);
+    - "magnitude": the round(fraction * n) connections (nonzero entries; n of them) of smallest |w|;
+    - "positive" / "negative": the same count among the positive / negative weights, smallest
+      |w| first, or all of them if there are fewer.
+
+    So every mode removes ``fraction`` of the connections (random in expectation). Ties in |w|
+    are broken by position: no mode but "random" draws anything."""
+    import torch
+
+    if mode == "random":
+        return torch.rand(weights.shape, generator=generator, dtype=weights.dtype) < fraction
+    if mode not in DAMAGE_MODES:
+        raise ValueError(f"damage mode {mode!r}: expected one of {', '.join(DAMAGE_MODES)}")
+    flat = weights.reshape(-1)
+    count = int(round(fraction * int(torch.count_nonzero(flat))))
+    eligible = {"magnitude": flat != 0, "positive": flat > 0, "negative": flat < 0}[mode]
+    candidates = torch.nonzero(eligible).squeeze(1)
+    order = torch.argsort(flat[candidates].abs(), stable=True)
+    removed = torch.zeros_like(flat, dtype=torch.bool)
+    removed[candidates[order[:count]]] = True
+    return removed.reshape(weights.shape)
+
+
+def damage_modes(method: Any) -> tuple[str, ...]:
+    """The ``DAMAGE_MODES`` that ``method`` (a class or an instance) serves: none without
+    ``damage``, "random" alone for a ``damage`` that takes no ``mode``, else all. A method in a
+    method process (``remote.RemoteMethod``) says what its process found."""
+    declared = getattr(method, "damage_modes", None)
+    if isinstance(declared, tuple):
+        return declared
+    damage = getattr(method, "damage", None)
+    if damage is None:
+        return ()
+    try:
+        takes_mode = "mode" in inspect.signature(damage).parameters
+    except (TypeError, ValueError):  # not a function whose signature can be read
+        takes_mode = False
+    return DAMAGE_MODES if takes_mode else ("random",)
 
 
 def duration_steps(duration_tau: float, tau: float, dt: float) -> int:

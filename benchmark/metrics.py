@@ -310,3 +310,33 @@ def sequence_success(sequence_nmse: np.ndarray, theta: float) -> float:
     if np.size(sequence_nmse) == 0:
         return float("nan")
     return _mean(np.all(np.asarray(sequence_nmse) <= theta, axis=1))
+
+
+FULL_SPECTRUM_SIZE = 512  # a record keeps every eigenvalue of a recurrent matrix up to this size
+
+
+def spectrum_summary(matrix: np.ndarray) -> dict[str, object]:
+    """What a record keeps of a recurrent matrix W (N, N) of the form tau dx/dt = -x + W f(x),
+    f'(0) = 1 (so the rest state's Jacobian is (W - I) / tau): ``n``; ``leading``, the
+    eigenvalue of W with the largest real part, as [re, im] (of a complex pair, the one with
+    im > 0); ``unstable``, the count with real part above 1 (Re > 0 of the Jacobian: modes that
+    grow at rest); ``outside_unit_circle``, the count with |lambda| > 1 (the discrete-time
+    criterion of Jarne & Laje); ``spectral_radius``; and ``eigenvalues`` [[re, im], ...] sorted
+    by real part then imaginary part, descending, for N <= ``FULL_SPECTRUM_SIZE`` (else None).
+    Values are rounded to 6 decimals."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
+        raise ValueError(f"a recurrent matrix must be square, not of shape {matrix.shape}")
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError("a recurrent matrix must be finite")
+    eigenvalues = np.linalg.eigvals(matrix)
+    eigenvalues = eigenvalues[np.lexsort((-eigenvalues.imag, -eigenvalues.real))]
+    pairs = np.round(np.stack([eigenvalues.real, eigenvalues.imag], axis=1), 6) + 0.0  # + 0.0: no -0.0
+    return {
+        "n": int(matrix.shape[0]),
+        "leading": pairs[0].tolist(),
+        "unstable": int(np.sum(eigenvalues.real > 1.0)),
+        "outside_unit_circle": int(np.sum(np.abs(eigenvalues) > 1.0)),
+        "spectral_radius": round(float(np.abs(eigenvalues).max()), 6),
+        "eigenvalues": pairs.tolist() if len(pairs) <= FULL_SPECTRUM_SIZE else None,
+    }

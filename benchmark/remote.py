@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .method import HyperparameterError, MethodCard, MethodError, StreamInfo
+from .method import DAMAGE_MODES, HyperparameterError, MethodCard, MethodError, StreamInfo
 from .registry import is_registered, method_label
 from .worker import Limits, MethodProcess, MethodProcessError
 
@@ -121,11 +121,17 @@ class RemoteMethod:
             self.instance = reply.get("instance")
             if type(self.instance) is not int:
                 raise MethodError(f"method {self.label}: configure sent no instance number")
+            modes = description.get("damage_modes")
+            if not (isinstance(modes, list) and set(modes) <= set(DAMAGE_MODES)):
+                raise MethodError(f"method {self.label}: load described its damage modes as {_text(modes)[:60]}")
         except BaseException:
             self.close()
             raise
-        if description.get("has_damage") is True:
+        self.damage_modes = tuple(modes)
+        if modes:
             self.damage = self._damage  # only a method that can be damaged has ``damage``
+        if description.get("has_recurrent_matrix") is True:
+            self.recurrent_matrix = self._recurrent_matrix
         self.info: StreamInfo | None = None
 
     def __enter__(self) -> RemoteMethod:
@@ -184,12 +190,20 @@ class RemoteMethod:
     def load_state_dict(self, state: SealedState) -> None:
         self._call("load_state_dict", arrays={"blob": np.frombuffer(state.blob, dtype=np.uint8)})
 
-    def _damage(self, fraction: float, generator: Any) -> None:
+    def _damage(self, fraction: float, generator: Any, mode: str = "random") -> None:
         import torch
 
         sent = generator.get_state().numpy()
-        _, out = self._call("damage", max_bytes=2 * sent.nbytes, arrays={"generator": sent}, fraction=fraction)
+        _, out = self._call("damage", f"damage({mode})", max_bytes=2 * sent.nbytes, arrays={"generator": sent},
+                            fraction=fraction, mode=mode)
         generator.set_state(torch.from_numpy(_generator_state(out, sent, self.label)))
+
+    def _recurrent_matrix(self) -> np.ndarray:
+        _, out = self._call("recurrent_matrix", max_bytes=self.endpoint.budget)
+        matrix = _array(out, "matrix", self.label)
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+            raise MethodError(f"method {self.label}: recurrent_matrix returned shape {matrix.shape}, expected (N, N)")
+        return matrix
 
     def parameter_count(self) -> int | None:
         reply, _ = self._call("parameter_count")

@@ -26,10 +26,10 @@ if TYPE_CHECKING:
     from .method import Method
     from .streams import Stream
 
-SCHEMA_VERSION = 5  # 2: state_dependence, traces; 3: provenance; 4: stream source, timebase and theta,
+SCHEMA_VERSION = 6  # 2: state_dependence, traces; 3: provenance; 4: stream source, timebase and theta,
 # resumption_error, and sequence_success against the stream's theta alone; 5: the disruption probe,
-# branch scores, channel_correlation and the stream's songs
-READABLE_SCHEMAS = (4, 5)  # versions ``read_record`` accepts: sequence_success meant another thing before 4
+# branch scores, channel_correlation and the stream's songs; 6: damage curves by mode, the spectrum
+READABLE_SCHEMAS = (4, 5, 6)  # versions ``read_record`` accepts: sequence_success meant another thing before 4
 SCORES_SINCE = {5: ("branch_success", "nonbranch_success", "channel_correlation", "disruption_r2", "recovery_tau")}
 TRACED_MOTIFS = 3  # motifs whose final output from rest a record keeps, for the figures
 
@@ -68,6 +68,7 @@ class RunResult:
     timings: dict[str, Any]
     parameter_counts: list[int | None]
     diagnostics: dict[str, Any]
+    spectrum: dict[str, Any] | None  # metrics.spectrum_summary of the recurrent matrix; None: the method has none
     environment: dict[str, str]
 
     def to_json(self) -> str:
@@ -332,6 +333,7 @@ def build_record(
         timings=evaluation.timings,
         parameter_counts=evaluation.parameter_counts,
         diagnostics=evaluation.diagnostics,
+        spectrum=evaluation.spectrum,
         environment=environment(),
     )
 

@@ -150,7 +150,7 @@ def plan(
 
     hyperparams, eval_overrides = hyperparams or {}, eval_overrides or {}
     label = registry.method_label(method)
-    overrides = {**hyperparams, **{f"eval.{key}": value for key, value in eval_overrides.items()}}
+    overrides = run_overrides(hyperparams, eval_overrides)
     config = EvalConfig(**eval_overrides)
     jobs = []
     for seed in seeds:
@@ -160,6 +160,12 @@ def plan(
             jobs.append(Job(source, method, seed, path, hyperparams, overrides, config, options.device, options.threads,
                             force=options.force or action == "replace", show_progress=options.jobs == 1))
     return jobs
+
+
+def run_overrides(hyperparams: dict[str, Any], eval_overrides: dict[str, Any]) -> dict[str, Any]:
+    """What a record says was set on the command line, and what its file name's tag is made of:
+    the hyperparameters, and the evaluator's settings as ``eval.KEY``."""
+    return {**hyperparams, **{f"eval.{key}": value for key, value in eval_overrides.items()}}
 
 
 def to_do(path: Path, options: RunOptions) -> str | None:
@@ -284,7 +290,7 @@ SUMMARY_COLUMNS = [
 
 def results_table(rows: list[dict[str, Any]]) -> str:
     """One row per method: mean +- s.e.m. over its seeds of the summary scores, and the time per run."""
-    from .leaderboard import aggregate, as_text
+    from .tables import aggregate, as_text
 
     columns = SUMMARY_COLUMNS + ["time_s"]
     return as_text(aggregate(rows, columns), columns)

@@ -9,7 +9,7 @@ never sees a test target, a record or the stream.
 Requests are messages (``wire``) with a ``call``: ``load`` (import a method class, describe
 it), ``parse`` (turn ``--set`` texts into checked settings), ``configure`` (make an
 instance; a process may hold several, by number), then the protocol's calls ``setup``, ``learn``, ``rest_state``, ``generate``,
-``state_dict``, ``load_state_dict``, ``damage``, ``parameter_count``, ``diagnostics``, and
+``state_dict``, ``load_state_dict``, ``damage``, ``recurrent_matrix``, ``parameter_count``, ``diagnostics``, and
 ``inputs_read_only`` (the conformance check of that name, run here on a fresh instance), and
 ``stream``: a stream from outside code, made here and sent back as arrays and text.
 Each reply holds the result, or ``error``: one line.
@@ -54,11 +54,12 @@ class Server:
     def load(self, spec: str) -> tuple[dict[str, Any], Arrays]:
         """Imports the class ``spec`` names and describes it."""
         from . import registry
+        from .method import damage_modes
 
         cls = registry.get_method(spec)
         self.classes[spec] = cls
         return {"card": dataclasses.asdict(cls.card), "fields": describe_settings(cls.Hyperparams),
-                "has_damage": hasattr(cls, "damage")}, {}
+                "damage_modes": list(damage_modes(cls)), "has_recurrent_matrix": hasattr(cls, "recurrent_matrix")}, {}
 
     def parse(self, spec: str, settings: dict[str, str], info: dict[str, Any]) -> tuple[dict[str, Any], Arrays]:
         """``--set`` texts -> typed settings, checked by making an instance and against the stream."""
@@ -126,10 +127,24 @@ class Server:
         self.instances[instance].load_state_dict(torch.load(io.BytesIO(blob.tobytes()), weights_only=False))
         return {}, {}
 
-    def damage(self, instance: int, fraction: float, generator: np.ndarray) -> tuple[dict[str, Any], Arrays]:
+    def damage(self, instance: int, fraction: float, generator: np.ndarray, mode: str = "random"
+               ) -> tuple[dict[str, Any], Arrays]:
+        from .method import DAMAGE_MODES
+
+        if mode not in DAMAGE_MODES:
+            raise ValueError(f"damage mode {mode!r}: expected one of {', '.join(DAMAGE_MODES)}")
         rng = _generator(generator)
-        self.instances[instance].damage(fraction, rng)
+        method = self.instances[instance]
+        method.damage(fraction, rng) if mode == "random" else method.damage(fraction, rng, mode=mode)
         return {}, {"generator": rng.get_state().numpy()}
+
+    def recurrent_matrix(self, instance: int) -> tuple[dict[str, Any], Arrays]:
+        import torch
+
+        matrix = self.instances[instance].recurrent_matrix()
+        if isinstance(matrix, torch.Tensor):
+            matrix = matrix.detach().cpu().numpy()
+        return {}, {"matrix": np.asarray(matrix, dtype=np.float64)}
 
     def parameter_count(self, instance: int) -> tuple[dict[str, Any], Arrays]:
         return {"value": self.instances[instance].parameter_count()}, {}
@@ -169,7 +184,7 @@ class Server:
 
 
 CALLS = ("load", "parse", "configure", "setup", "learn", "rest_state", "generate", "state_dict", "load_state_dict",
-         "damage", "parameter_count", "diagnostics", "inputs_read_only", "stream")
+         "damage", "recurrent_matrix", "parameter_count", "diagnostics", "inputs_read_only", "stream")
 
 
 def describe_settings(settings_type: type) -> list[dict[str, Any]]:

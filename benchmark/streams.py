@@ -140,9 +140,10 @@ class StreamSpec:
     dt: float = DT  # s, one sample
     tau: float = TAU  # s
     theta: float = THETA  # nmse: the success threshold
+    family: str | None = None  # members of a family draw from their family's generator (``STREAM_FAMILIES``)
 
     def build(self, seed: int) -> Stream:
-        rng = np.random.default_rng([seed, _name_key(self.name)])
+        rng = np.random.default_rng([seed, _name_key(self.family or self.name)])
         made = [item if isinstance(item, tuple) else (item, ()) for item in self.make_targets(rng)]
         motifs = tuple(
             Motif(k, np.round(np.asarray(target, dtype=np.float64), TARGET_DECIMALS), self.dt, self.tau, tuple(segments))
@@ -227,6 +228,46 @@ def _steps(n_motifs: int, n_steps: int) -> Callable[[np.random.Generator], list[
     return lambda rng: [step_trajectory(rng, n_steps) for _ in range(n_motifs)]
 
 
+def memory_gap_motif(rng: np.random.Generator, gap_steps: int, transient_steps: int, response_steps: int) -> np.ndarray:
+    """(transient_steps + gap_steps + response_steps, 1): a half-sine transient of height 1 and
+    random sign, ``gap_steps`` of silence (0), then a smooth response (``smooth_trajectory``,
+    unit peak). The draws do not depend on the gap, so one seed gives the same transients and
+    responses at every gap."""
+    sign = rng.choice([-1.0, 1.0])
+    transient = sign * np.sin(np.pi * np.arange(transient_steps) / (transient_steps - 1))
+    response = smooth_trajectory(rng, response_steps, 1)[:, 0]
+    return np.concatenate([transient, np.zeros(gap_steps), response])[:, None]
+
+
+MEMORY_GAP_FAMILY = "memgap-v1"
+MEMORY_GAPS_TAU = (2, 5, 10, 20, 40)  # the registered members' gaps, in tau
+MEMORY_GAP_MOTIFS = 5
+TRANSIENT_TAU, RESPONSE_TAU = 2, 10
+
+
+def memory_gap_stream(gap_tau: float) -> StreamSpec:
+    """The member of the memory-gap family (Jarne & Laje's interval axis) with a gap of
+    ``gap_tau`` tau, named ``memgap{gap_tau}-v1``."""
+    steps_per_tau = round(TAU / DT)
+    gap_steps = round(gap_tau * steps_per_tau)
+    return StreamSpec(
+        f"memgap{gap_tau:g}-v1",
+        f"{MEMORY_GAP_MOTIFS} 1-D motifs: a {TRANSIENT_TAU}-tau transient, {gap_tau:g} tau of silence, then a "
+        f"{RESPONSE_TAU}-tau response; the network must time the gap itself",
+        "standard",
+        MEMORY_GAP_MOTIFS,
+        lambda rng: [memory_gap_motif(rng, gap_steps, TRANSIENT_TAU * steps_per_tau, RESPONSE_TAU * steps_per_tau)
+                     for _ in range(MEMORY_GAP_MOTIFS)],
+        citation="Jarne & Laje, arXiv:1906.01094 (the memory-gap axis)",
+        family=MEMORY_GAP_FAMILY,
+    )
+
+
+STREAM_FAMILIES: dict[str, tuple[str, dict[float, str]]] = {  # family -> (its setting, value -> member stream)
+    MEMORY_GAP_FAMILY: ("gap_tau", {float(gap): memory_gap_stream(gap).name for gap in MEMORY_GAPS_TAU}),
+}
+
+
 SYNTHETIC_STREAMS: dict[str, StreamSpec] = {
     spec.name: spec
     for spec in (
@@ -254,5 +295,6 @@ SYNTHETIC_STREAMS: dict[str, StreamSpec] = {
             50,
             _smooth(50, 100, 2),
         ),
+        *(memory_gap_stream(gap) for gap in MEMORY_GAPS_TAU),
     )
 }

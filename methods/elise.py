@@ -91,6 +91,9 @@ Where this port differs from the paper, and why:
   row's trace rbar started from its delayed rates, and the conformance check reports that
   generate changes learned state.
 - Process noise (``noise_std``) goes to the potentials (v', u'), not to their delay lines.
+- No ``recurrent_matrix``: W acts through delays, the dendrite-to-soma coupling and a sigmoid
+  whose slope at rest is about 0.008 per mV, so its eigenvalues do not give the network's
+  stability at rest, which the records' spectra report for the other methods.
 """
 
 from __future__ import annotations
@@ -109,6 +112,7 @@ from motifbench.method import (
     MethodCard,
     Settings,
     StreamInfo,
+    damaged_weights,
     hyperparameter,
     state_noise,
 )
@@ -494,10 +498,11 @@ class Elise(Method):
         self.ranges, self.seed = state["ranges"], state["seed"]
         self._compile()
 
-    def damage(self, fraction: float, generator: torch.Generator) -> None:
-        """Remove (zero) a random ``fraction`` of the dendritic weights W; the scaffold stays."""
-        keep = torch.rand(self.W.shape, generator=generator, dtype=torch.float64) >= fraction
-        self.W = self.W * keep.to(self.device)
+    def damage(self, fraction: float, generator: torch.Generator, mode: str = "random") -> None:
+        """Remove (zero) ``fraction`` of the dendritic weights W, chosen by ``mode``
+        (``damaged_weights``); the scaffold stays."""
+        removed = damaged_weights(self.W.cpu(), fraction, mode, generator)
+        self.W = self.W.masked_fill(removed.to(self.device), 0.0)
 
     def parameter_count(self) -> int:
         """Learned numbers: the plastic dendritic weights, and each learned motif's range."""

@@ -53,6 +53,7 @@ from motifbench.method import (
     MethodCard,
     Settings,
     StreamInfo,
+    damaged_weights,
     hyperparameter,
     ordered_pair,
     state_noise,
@@ -245,11 +246,16 @@ class Thalamocortical(Method):
         self.loops = state["loops"]
         self._refresh()
 
-    def damage(self, fraction: float, generator: torch.Generator) -> None:
-        """Remove (zero) a random ``fraction`` of the cortical weights J0; loops and inputs stay."""
-        keep = (torch.rand(self.J0.shape, generator=generator, dtype=torch.float64) >= fraction).numpy()
-        self.J0 = self.J0 * keep
+    def damage(self, fraction: float, generator: torch.Generator, mode: str = "random") -> None:
+        """Remove (zero) ``fraction`` of the cortical weights J0, chosen by ``mode``
+        (``damaged_weights``); loops and inputs stay."""
+        removed = damaged_weights(torch.from_numpy(self.J0), fraction, mode, generator).numpy()
+        self.J0 = np.where(removed, 0.0, self.J0)
         self._refresh()
+
+    def recurrent_matrix(self) -> np.ndarray:
+        """J0 (N, N), fixed and random: dx/dt = (J0 - I) x + ... (the motifs' loops are in diagnostics)."""
+        return self.J0.copy()
 
     def parameter_count(self) -> int:
         """Learned numbers: the preparatory loop, and each learned motif's V_k and x0_k."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from motifbench.leaderboard import aggregate, as_text
+from motifbench.tables import aggregate, as_text
 from motifbench.results import default_records, read_record
 
 CURVE = "transition_success_vs_prep_tau"

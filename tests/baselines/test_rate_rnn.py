@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from motifbench.baselines.finetune import Finetune
+from motifbench.baselines.initialisation import INITIALISATIONS, recurrent_weights
 from motifbench.baselines.rate_rnn import RateRNN, TrainingSchedule, _EulerRates
 from motifbench.evaluator import Evaluator
-from motifbench.method import HyperparameterError
+from motifbench.method import HyperparameterError, damaged_weights
 
 
 def reference_run(model: RateRNN, h, ids, n_prep, n_steps):
@@ -105,6 +106,25 @@ def test_damage_removes_the_fraction_and_state_dict_restores(method):
     torch.testing.assert_close(W[W != 0], before["model"]["W"][W != 0])
     method.load_state_dict(before)
     torch.testing.assert_close(method.model.W.detach(), before["model"]["W"])
+
+
+@pytest.mark.parametrize("mode", ["magnitude", "positive", "negative"])
+def test_each_damage_mode_zeroes_the_weights_it_names(method, mode):
+    """What ``damaged_weights`` picks (tested in tests/benchmark/test_method.py) is what goes."""
+    W = method.model.W.detach().clone()
+    method.damage(0.1, torch.Generator(), mode)
+    expected = W.masked_fill(damaged_weights(W, 0.1, mode, torch.Generator()), 0.0)
+    assert torch.equal(method.model.W.detach(), expected) and (expected == 0).sum() == round(0.1 * W.numel())
+
+
+@pytest.mark.parametrize("init", INITIALISATIONS)
+def test_the_base_class_builds_w_by_the_initialisation_it_is_given(init, smoke):
+    """The base class builds W by ``init`` (the rules of each are tested in test_initialisation.py)."""
+    method = Finetune(n_hidden=10, init=init)
+    method.setup(Evaluator(method, smoke, 0).info, seed=4)
+    W = method.model.W.detach()
+    assert torch.equal(W, recurrent_weights(init, 10, method.hp.gain, torch.Generator().manual_seed(4)))
+    assert np.allclose(method.recurrent_matrix(), W.double().numpy())
 
 
 def test_generate_does_not_change_the_weights(method):

@@ -1,8 +1,8 @@
-"""Leaderboard figures (motifbench.figures): four PNGs per stream, byte-identical for the same
+"""Leaderboard figures (motifbench.figures): five PNGs per stream, byte-identical for the same
 records, refused for records of another version of the stream.
 
 Two real records (the zero method on smoke-v1, a cheap evaluation) are written once; the other
-entries are edited copies of them: NaN in R, one motif, no damage curve, no traces.
+entries are edited copies of them: NaN in R, one motif, no damage curve, no traces, a spectrum.
 """
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ import sys
 from pathlib import Path
 
 import matplotlib.image
+import numpy as np
 import pytest
 import torch
 
-from motifbench import leaderboard, results
+from motifbench import leaderboard, metrics, results
 from motifbench.cli import main
 from motifbench.figures import stream_figures
 from motifbench.results import RecordError
 
 STREAM = "smoke-v1"
-KINDS = ["R", "transitions", "traces", "robustness"]
+KINDS = ["R", "transitions", "traces", "robustness", "spectra"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SMALL_EVAL = ["--set", "eval.n_sequences=3", "--set", "eval.sequence_length=3", "--set", "eval.transition_repeats=2"]
 
@@ -67,7 +68,14 @@ def entries(records) -> dict[str, list[dict]]:
         "one motif": edited(records, R=[[0.5]], transition_matrix=[[None]]),
         "no damage curve": no_damage,
         "no traces": edited(records, traces=None),
+        "a spectrum": with_spectra(records),
     }
+
+
+def with_spectra(records: list[dict]) -> list[dict]:
+    """Copies of ``records`` with the spectrum of a random 12 x 12 matrix each."""
+    rng = np.random.default_rng(0)
+    return [{**record, "spectrum": metrics.spectrum_summary(rng.normal(0, 0.4, (12, 12)))} for record in records]
 
 
 def draw(entries: dict[str, list[dict]], out: Path) -> dict[str, bytes]:
@@ -76,7 +84,7 @@ def draw(entries: dict[str, list[dict]], out: Path) -> dict[str, bytes]:
     return {name: (out / name).read_bytes() for name in names}
 
 
-def test_four_valid_pngs_byte_identical_when_drawn_twice(entries, tmp_path):
+def test_five_valid_pngs_byte_identical_when_drawn_twice(entries, tmp_path):
     first = draw(entries, tmp_path / "a")
     for name, content in first.items():
         assert content[:8] == PNG_SIGNATURE, name
@@ -95,6 +103,15 @@ def test_an_entry_without_traces_gets_no_row(records, tmp_path):
         draw(entries, tmp_path / label)
         height[label] = matplotlib.image.imread(tmp_path / label / f"{STREAM}-traces.png").shape[0]
     assert height["one"] < height["both"]
+
+
+def test_spectra_get_a_row_per_entry_that_keeps_them(records, tmp_path):
+    height = {}
+    for label, entries in [("one", {"a": with_spectra(records), "b": records}),
+                           ("two", {"a": with_spectra(records), "b": with_spectra(records)})]:
+        draw(entries, tmp_path / label)
+        height[label] = matplotlib.image.imread(tmp_path / label / f"{STREAM}-spectra.png").shape[0]
+    assert height["one"] < height["two"]
 
 
 def test_no_traces_at_all_still_writes_the_figure(records, tmp_path):

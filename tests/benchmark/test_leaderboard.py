@@ -172,9 +172,15 @@ def schema_5_boards(tmp_path_factory) -> dict[str, leaderboard.StreamBoard]:
     return {board.stream: board for board in leaderboard.collect(root)}
 
 
-def test_the_committed_schema_4_boards_have_neither_disruption_nor_song_columns():
-    boards = [board for board in leaderboard.collect(COMMITTED / "results")
-              if all(record["schema_version"] == 4 for runs in board.records.values() for record in runs)]
+def test_boards_of_the_committed_schema_4_records_have_neither_disruption_nor_song_columns(tmp_path):
+    import shutil
+
+    for path in (COMMITTED / "results").glob("*/*/seed*.json"):
+        if json.loads(path.read_text())["schema_version"] == 4:
+            copy = tmp_path / path.relative_to(COMMITTED / "results")
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, copy)
+    boards = leaderboard.collect(tmp_path)
     assert {"smooth10-v1", "steps10-v1"} <= {board.stream for board in boards}
     for board in boards:
         assert board.scores == BASIC

@@ -599,3 +599,33 @@ def test_recovery_steps_is_the_first_step_from_which_every_window_is_within_thet
 def test_disruption_scores_are_means_over_trials():
     assert M.disruption_r2(np.array([[0.5, -3.0], [1.0, 0.5]])) == pytest.approx((0.5 - 1.0 + 1.0 + 0.5) / 4)
     assert M.recovery_tau(np.array([[0.0, 2.0], [1.0, 1.0]])) == pytest.approx(1.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# spectrum_summary: the recurrent matrix's eigenvalues (Jarne & Laje's diversity of solutions)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_spectrum_of_a_block_matrix_written_out():
+    # blocks: [[1.2, -0.5], [0.5, 1.2]] -> 1.2 +- 0.5i (|.| = 1.3); [0.9]; [-1.5]
+    W = np.zeros((4, 4))
+    W[:2, :2] = [[1.2, -0.5], [0.5, 1.2]]
+    W[2, 2], W[3, 3] = 0.9, -1.5
+    summary = M.spectrum_summary(W)
+    assert summary["n"] == 4
+    assert summary["leading"] == [1.2, 0.5]  # of the pair, the one with im > 0
+    assert summary["unstable"] == 2  # Re > 1: the pair grows at rest; 0.9 and -1.5 decay
+    assert summary["outside_unit_circle"] == 3  # |1.2 +- 0.5i| = 1.3 and |-1.5|
+    assert summary["spectral_radius"] == 1.5
+    assert summary["eigenvalues"] == [[1.2, 0.5], [1.2, -0.5], [0.9, 0.0], [-1.5, 0.0]]
+
+
+def test_a_large_matrix_keeps_its_summary_but_not_every_eigenvalue():
+    summary = M.spectrum_summary(np.eye(M.FULL_SPECTRUM_SIZE + 1) * 0.5)
+    assert summary["eigenvalues"] is None and summary["leading"] == [0.5, 0.0] and summary["unstable"] == 0
+
+
+@pytest.mark.parametrize("matrix", [np.zeros((2, 3)), np.zeros(3), np.array([[np.nan]])])
+def test_a_matrix_that_is_not_square_and_finite_is_refused(matrix):
+    with pytest.raises(ValueError, match="recurrent matrix"):
+        M.spectrum_summary(matrix)

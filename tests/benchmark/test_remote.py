@@ -3,10 +3,11 @@ scores as it does in this one, and a reply it should not send fails the run in o
 
 import numpy as np
 import pytest
+import torch
 
 from motifbench import registry
-from motifbench.evaluator import EvalConfig, Evaluator
-from motifbench.method import MethodError
+from motifbench.evaluator import EvalConfig, Evaluator, damage_curve
+from motifbench.method import DAMAGE_MODES, MethodError
 from motifbench.remote import Catalogue, RemoteMethod, SealedState
 from motifbench.registry import STREAMS
 from motifbench.worker import Limits
@@ -39,9 +40,28 @@ def test_a_remote_method_scores_exactly_as_the_same_method_in_this_process():
     assert remote.curves == local.curves  # the damage curve and the noise curve's generator state crossed too
 
 
+def test_damage_modes_cross_the_boundary_as_the_method_serves_them(toy_path):
+    """finetune serves every mode, a damage without ``mode`` "random" alone, and a mode the
+    process does not know is refused there in one line."""
+    stream = STREAMS["smoke-v1"].build(0)
+    with RemoteMethod("toy_methods:OldStyleDamage", {}, LIMITS) as method:
+        assert method.damage_modes == ("random",)
+        curves = Evaluator(method, stream, 0, QUICK).run().curves
+        assert damage_curve("random") in curves and damage_curve("magnitude") not in curves
+    with RemoteMethod("zero", {}, LIMITS) as method:
+        assert method.damage_modes == () and not hasattr(method, "damage")
+    with RemoteMethod("finetune", {"n_hidden": 8}, LIMITS) as method:
+        assert method.damage_modes == DAMAGE_MODES
+        method.setup(Evaluator(method, stream, 0, QUICK).info, 0)
+        assert method.recurrent_matrix().shape == (8, 8)
+        with pytest.raises(MethodError, match="damage mode 'sideways'"):
+            method.damage(0.1, torch.Generator(), "sideways")
+
+
 @pytest.mark.parametrize(
     "spec, words",
     [
+        ("toy_methods:NonSquareRecurrence", "recurrent_matrix returned shape (2, 3)"),
         ("toy_methods:OversizedOutput", "broke the protocol during generate: message announces more than"),
         ("toy_methods:GarbageOnTheWire", "broke the protocol during learn"),
         ("toy_methods:NaNOutput", "NaN"),

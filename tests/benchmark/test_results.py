@@ -20,7 +20,8 @@ import motifbench
 import motifbench.baselines.zero
 from motifbench.baselines.finetune import Finetune
 from motifbench.baselines.zero import Zero
-from motifbench.evaluator import EvalConfig, Evaluator
+from motifbench.evaluator import EvalConfig, Evaluator, damage_curve
+from motifbench.method import DAMAGE_MODES
 from motifbench.metrics import METRICS
 from motifbench.sources import resolve
 from motifbench.results import (
@@ -80,6 +81,7 @@ def synthetic_record(**changes) -> RunResult:
         timings={"learn": [np.float64(0.01), 0.02]},
         parameter_counts=[np.int64(10), None],
         diagnostics={np.int64(3): np.uint8(7)},
+        spectrum=None,
         environment={"python": "3"},
     )
     fields.update(changes)
@@ -352,7 +354,9 @@ def test_finetune_record_R_is_lower_triangular(smoke):
     assert data["parameter_counts"] == [32 * 32 + 32 * (K + 1) + 32 + 32] * K
     assert len(data["diagnostics"]["training"]) == K
     assert all(1 <= t["iterations"] <= 30 for t in data["diagnostics"]["training"])
-    assert "final_r2_vs_damage" in data["curves"]
+    for mode in DAMAGE_MODES:  # schema 6: a curve per damage mode, and the recurrent matrix's spectrum
+        assert len(data["curves"][damage_curve(mode)]["y"]) == len(data["eval_config"]["damage_fractions"])
+    assert data["spectrum"]["n"] == 32 and len(data["spectrum"]["eigenvalues"]) == 32
 
 
 def test_a_checkout_whose_status_cannot_be_read_is_not_called_clean(tmp_path, monkeypatch):
@@ -389,7 +393,7 @@ def test_a_schema_5_record_of_songs_round_trips_with_the_streams_songs(tmp_path,
     write_record(path, record)
     data = read_record(path, located=True)
     assert data == json.loads(record.to_json())
-    assert data["schema_version"] == SCHEMA_VERSION == 5
+    assert data["schema_version"] == SCHEMA_VERSION >= 5
     assert data["stream"]["songs"] == stream.songs and len(stream.songs) == 4
     assert all(type(data["metrics"][name]) is float for name in NEW_IN_5)
 

@@ -149,7 +149,7 @@ def test_a_recorded_stream_file_runs_checks_regresses_and_draws(tmp_path, capsys
     capsys.readouterr()
     assert main(["leaderboard", "--results", str(records), "--out", str(board)]) == 0
     assert {p.name for p in (board / "figures").glob("*.png")} == {f"gestures-test-v1-{kind}.png"
-                                                     for kind in ("R", "transitions", "traces", "robustness")}
+                                                     for kind in ("R", "transitions", "traces", "robustness", "spectra")}
     Path(ref).write_text(json.dumps(recorded(tau=0.02)))  # other data under the same path: the figures refuse
     assert main(["leaderboard", "--results", str(records), "--out", str(tmp_path / "b2")]) == 2
     assert "now makes" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from motifbench.registry import STREAMS
-from motifbench.streams import DT, TAU, Motif, Stream, StreamSpec
+from motifbench.streams import DT, MEMORY_GAP_FAMILY, STREAM_FAMILIES, TAU, Motif, Stream, StreamSpec
 
 # name: (n_motifs, d_out, T, kind)
 SPEC = {
@@ -30,6 +30,11 @@ PINNED_HASHES = {
     "birdsong-v1": "71f95d300e5a9935",
     "elise-v1": "14cd14017909fdfa",
     "gestures10-v1": "7f80c93663b9b1a6",
+    "memgap2-v1": "592f23ab1dbffb04",
+    "memgap5-v1": "1f801aeb4be13c24",
+    "memgap10-v1": "8476e7e580d8acf3",
+    "memgap20-v1": "37ebe4d6714fde8c",
+    "memgap40-v1": "1623c4f6bda3e28c",
 }
 
 
@@ -246,3 +251,28 @@ def test_stream_rejects_motifs_of_different_timing():
 def test_stream_rejects_no_motifs():
     with pytest.raises(ValueError):
         _stream([])
+
+
+# ----------------------------------------------------------------------------------------------
+# the memory-gap family (Jarne & Laje's interval axis)
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gap", [2, 5, 10, 20, 40])
+def test_a_memory_gap_motif_is_a_transient_a_silent_gap_and_a_response(gap):
+    """2 tau (10 steps) of half-sine, gap x 5 steps of exact silence, 10 tau (50 steps) of response."""
+    stream = built(f"memgap{gap}-v1")
+    assert STREAM_FAMILIES[MEMORY_GAP_FAMILY][1][float(gap)] == stream.name
+    for motif in stream.motifs:
+        target = motif.target[:, 0]
+        assert motif.target.shape == (10 + 5 * gap + 50, 1)
+        assert np.abs(target[:10]).max() == pytest.approx(0.9848, abs=1e-4)  # the peak of a 10-sample half-sine
+        assert not target[10 : 10 + 5 * gap].any()  # the gap is silent
+        assert np.abs(target[10 + 5 * gap :]).max() == pytest.approx(1.0)  # the response, at unit peak
+
+
+def test_the_family_differs_only_in_the_gap():
+    short, long = built("memgap2-v1"), built("memgap40-v1")
+    for a, b in zip(short.motifs, long.motifs):
+        np.testing.assert_array_equal(a.target[:10], b.target[:10])
+        np.testing.assert_array_equal(a.target[-50:], b.target[-50:])

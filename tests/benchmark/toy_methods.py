@@ -436,3 +436,21 @@ class Memoryless(Toy):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.learned = list(state["learned"])
         self.songs = {k: song.copy() for k, song in state["songs"].items()}
+
+
+class OldStyleDamage(Toy):
+    """A ``damage`` without ``mode`` (as before damage modes existed): it serves "random" alone."""
+
+    card = MethodCard(name="old_style_damage", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def damage(self, fraction: float, generator: torch.Generator) -> None:
+        torch.rand(1, generator=generator)
+
+
+class NonSquareRecurrence(Toy):
+    """Claims a recurrent matrix and sends one that is not square."""
+
+    card = MethodCard(name="non_square_recurrence", version="0", citation="motifbench tests", uses_sgd=False)
+
+    def recurrent_matrix(self) -> np.ndarray:
+        return np.zeros((2, 3))

@@ -187,16 +187,17 @@ def test_plastic_generate_changes_w_and_the_modes_learn_what_they_say():
     before = method.state_dict()["W"]
     method.generate(torch.tensor([0]), method.rest_state(1), 10, 15)
     assert not np.array_equal(before, method.state_dict()["W"])
-    n_visible = 2
     for mode in ("reservoir", "soma_only"):
         method = elise.Elise(**SMALL, mode=mode)
         method.setup(info(), seed=3)
+        n_visible = method.n_visible
         start = method.state_dict()["W"]
         method.learn(motif(0))
         end = method.state_dict()["W"]
         assert np.array_equal(start[n_visible:], end[n_visible:])  # latent dendrites fixed
         assert not np.array_equal(start[:n_visible], end[:n_visible])
-    assert np.array_equal(method.network.has_dendrite, [1, 1] + [0] * SMALL["n_latent"])
+    assert n_visible == 14  # 2 channels of ceil(13 / 2) visible neurons: the paper's 13, rounded up
+    assert np.array_equal(method.network.has_dendrite, [1] * n_visible + [0] * SMALL["n_latent"])
 
 
 def test_state_dict_round_trip_and_determinism():
