@@ -227,6 +227,11 @@ def _robustness(entries: dict[str, list[dict[str, Any]]], stream: str) -> Figure
     return figure
 
 
+def draw_spectra(entries: dict[str, list[dict[str, Any]]], label: str, path: Path) -> None:
+    """Writes ``_spectra``'s figure of ``entries`` (name -> records) to ``path``, titled by ``label``."""
+    _spectra(entries, label).savefig(path, dpi=DPI, metadata={"Software": None})
+
+
 def _spectra(entries: dict[str, list[dict[str, Any]]], stream: str) -> Figure:
     """One row per entry whose records keep eigenvalues, one panel per seed: the eigenvalues of
     its recurrent matrix after the whole stream in the complex plane, with the unit circle

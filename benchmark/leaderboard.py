@@ -192,28 +192,30 @@ def as_html(boards: list[StreamBoard], sweeps: list[tuple[SweepSpec, list[dict[s
         parts += [f'<h3 id="{name}">{escape(spec.key)} on {escape(spec.stream)}: {escape(", ".join(spec.methods))}</h3>',
                   f'<p><a href="{SWEEPS}/{name}.md">{name}.md</a> · <a href="{SWEEPS}/{name}.csv">{name}.csv</a></p>',
                   as_text(sweep_rows, list(DEFAULT_SCORES), ("method", "value"), style="html"),
-                  f'<p><img src="{SWEEPS}/{name}.png" alt="{name}.png"></p>']
+                  f'<p><img src="{SWEEPS}/{name}.png" alt="{name}.png"></p>',
+                  f'<p><img src="{SWEEPS}/{name}-spectra.png" alt="{name}-spectra.png"></p>']
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
 SWEEPS = "sweeps"  # OUT/sweeps: the committed sweeps' specs (NAME.json), tables and figures
+SWEEP_RECORDS = "results"  # OUT/sweeps/results: the sweeps' records, apart from the boards'
 
 
 def build(results: Path, out: Path | None = None) -> dict[str, str]:
-    """Path under ``out`` -> content of every text file the records under ``results`` give: per
-    stream ``STREAM.md`` and ``STREAM.csv``, per sweep in ``out/sweeps`` (none without ``out``)
-    its ``sweeps/NAME.md`` and ``sweeps/NAME.csv``, and the page ``index.html``."""
-    from .sweep import committed_sweeps
-
-    return text_files(collect(results), sweep_tables(committed_sweeps(out / SWEEPS) if out else [], results))
+    """Path under ``out`` -> content of every text file the records give: per stream under
+    ``results`` ``STREAM.md`` and ``STREAM.csv``, per sweep in ``out/sweeps`` (none without
+    ``out``) its ``sweeps/NAME.md`` and ``sweeps/NAME.csv``, and the page ``index.html``."""
+    return text_files(collect(results), sweep_tables(out) if out else [])
 
 
-def sweep_tables(sweeps: list[SweepSpec], results: Path) -> list[tuple[SweepSpec, list[dict[str, Any]]]]:
-    """Each sweep with its table (``sweep.sweep_table`` of the default scores)."""
-    from .sweep import sweep_table
+def sweep_tables(out: Path) -> list[tuple[SweepSpec, list[dict[str, Any]]]]:
+    """Each committed sweep (``out/sweeps/NAME.json``) with its table (``sweep.sweep_table`` of
+    the default scores) from its records in ``out/sweeps/results``."""
+    from .sweep import committed_sweeps, sweep_table
 
-    return [(spec, sweep_table(spec, results)) for spec in sweeps]
+    folder = Path(out) / SWEEPS
+    return [(spec, sweep_table(spec, folder / SWEEP_RECORDS)) for spec in committed_sweeps(folder)]
 
 
 def text_files(boards: list[StreamBoard], sweeps: list[tuple[SweepSpec, list[dict[str, Any]]]]) -> dict[str, str]:
@@ -240,9 +242,9 @@ def write(results: Path, out: Path, figures: bool = True) -> list[Path]:
     paths written."""
     from .figures import stream_figures
     from .results import write_text
-    from .sweep import committed_sweeps, sweep_figure
+    from .sweep import spectra_figure, sweep_figure
 
-    boards, sweeps = collect(results), sweep_tables(committed_sweeps(out / SWEEPS), results)
+    boards, sweeps = collect(results), sweep_tables(out)
     paths = []
     for name, text in text_files(boards, sweeps).items():
         write_text(out / name, text, force=True)
@@ -252,5 +254,6 @@ def write(results: Path, out: Path, figures: bool = True) -> list[Path]:
             if board.records:
                 paths += [out / "figures" / name for name in stream_figures(board.records, board.stream, out / "figures")]
         for spec, table in sweeps:
-            paths.append(sweep_figure(spec, table, out / SWEEPS))
+            paths += [sweep_figure(spec, table, out / SWEEPS),
+                      spectra_figure(spec, out / SWEEPS / SWEEP_RECORDS, out / SWEEPS)]
     return paths

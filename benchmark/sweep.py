@@ -9,10 +9,13 @@ setting (``eval.KEY``) or a stream family's setting (``stream.KEY`` with ``--str
 under each member's name.
 
 A sweep leaves a spec, ``SWEEPS/NAME.json``: what was swept and the path, under the records
-folder, of every record it made (``sweep_record_paths``). From the spec and the records alone
+folder, of every record it made (``SweepSpec.records``). From the spec and the records alone
 ``sweep_table`` gives the mean and s.e.m. over seeds of every score at every value, which
-``write_sweep`` writes as ``NAME.md`` and ``NAME.csv`` and draws as ``NAME.png``;
-``motifbench leaderboard`` does the same for the committed sweeps in ``leaderboard/sweeps``.
+``write_sweep`` writes as ``NAME.md`` and ``NAME.csv`` and draws as ``NAME.png``, with each
+seed's spectrum in ``NAME-spectra.png``;
+``motifbench leaderboard`` does the same for the committed sweeps in ``leaderboard/sweeps``,
+whose records are kept apart from the boards' in ``leaderboard/sweeps/results`` (a sweep run
+with ``--out leaderboard/sweeps/results --sweep-out leaderboard/sweeps``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .results import RecordError, read_record, write_text
 SWEEP_FORMAT = "motifbench-sweep"
 SWEEP_FORMAT_VERSION = 1
 DEFAULT_SCORES = ("final_r2", "plasticity", "forgetting", "transition_success", "sequence_success")
+MIN_Y_SPAN = 0.1  # the least range of a panel's y axis
 NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.+=,-]+")
 
 
@@ -90,17 +94,13 @@ def swept_number(values: tuple[str, ...]) -> list[float] | None:
     return numbers if all(math.isfinite(n) for n in numbers) else None
 
 
-def sweep_table(spec: SweepSpec, results: Path, scores: tuple[str, ...] = DEFAULT_SCORES) -> list[dict[str, Any]]:
-    """One row per (method, value), in the spec's order: ``method``, ``value``, ``seeds`` (those
-    whose record exists) and per score its mean and s.e.m. over them (``SCORE``, ``SCORE_sem``;
-    NaN where no seed has it). A RecordError if a record is corrupt or is not of the sweep's
-    method and stream."""
-    from .tables import aggregate
-
-    table = []
+def sweep_records(spec: SweepSpec, results: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(method, value) -> the records that exist of it, in seed order, in the spec's order. A
+    RecordError if a record is corrupt or is not of the sweep's method."""
+    found = {}
     for method in spec.methods:
         for value in spec.values:
-            rows = []
+            found[method, value] = []
             for relative in spec.records[method][value]:
                 path = Path(results) / relative
                 if not path.exists():
@@ -109,14 +109,38 @@ def sweep_table(spec: SweepSpec, results: Path, scores: tuple[str, ...] = DEFAUL
                 if record["method"]["name"] != method:
                     raise RecordError(f"sweep {spec.name}: {path} is a record of {record['method']['name']}, "
                                       f"not {method}")
-                rows.append({"method": method, "value": value, "seed": record["seed"],
-                             **{score: record["metrics"].get(score) for score in scores}})
-            if rows:
-                table += aggregate(rows, list(scores), ("method", "value"))
-            else:
-                table.append({"method": method, "value": value, "seeds": "",
-                              **{column: math.nan for score in scores for column in (score, f"{score}_sem")}})
+                found[method, value].append(record)
+    return found
+
+
+def sweep_table(spec: SweepSpec, results: Path, scores: tuple[str, ...] = DEFAULT_SCORES) -> list[dict[str, Any]]:
+    """One row per (method, value), in the spec's order: ``method``, ``value``, ``seeds`` (those
+    whose record exists) and per score its mean and s.e.m. over them (``SCORE``, ``SCORE_sem``;
+    NaN where no seed has it); as ``sweep_records`` reads them."""
+    from .tables import aggregate
+
+    table = []
+    for (method, value), records in sweep_records(spec, results).items():
+        rows = [{"method": method, "value": value, "seed": record["seed"],
+                 **{score: record["metrics"].get(score) for score in scores}} for record in records]
+        if rows:
+            table += aggregate(rows, list(scores), ("method", "value"))
+        else:
+            table.append({"method": method, "value": value, "seeds": "",
+                          **{column: math.nan for score in scores for column in (score, f"{score}_sem")}})
     return table
+
+
+def spectra_figure(spec: SweepSpec, results: Path, out: Path) -> Path:
+    """Draws ``out/NAME-spectra.png``, and returns its path: each seed's eigenvalues after the
+    stream, a row per (method, value) (``figures.draw_spectra``)."""
+    from .figures import draw_spectra
+
+    entries = {f"{method} [{spec.key}={value}]": records
+               for (method, value), records in sweep_records(spec, results).items()}
+    path = Path(out) / f"{spec.name}-spectra.png"
+    draw_spectra(entries, f"{spec.stream}, {spec.key}", path)
+    return path
 
 
 def as_markdown(spec: SweepSpec, table: list[dict[str, Any]], scores: tuple[str, ...]) -> str:
@@ -167,6 +191,10 @@ def sweep_figure(spec: SweepSpec, table: list[dict[str, Any]], out: Path, scores
         if numbers is None or ax.get_xscale() == "log":
             ax.set_xticks(positions, spec.values)
             ax.minorticks_off()
+        low, high = ax.get_ylim()
+        if high - low < MIN_Y_SPAN:  # a flat score drawn flat, not as noise in its last digits
+            ax.set_ylim((low + high - MIN_Y_SPAN) / 2, (low + high + MIN_Y_SPAN) / 2)
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_xlabel(spec.key, fontsize=8)
         ax.set_ylabel(score, fontsize=8)
         ax.tick_params(labelsize=6)
@@ -186,7 +214,7 @@ def write_sweep(spec: SweepSpec, results: Path, out: Path, scores: tuple[str, ..
     for name, text in sweep_texts(spec, table, scores).items():
         write_text(Path(out) / name, text, force=True)
         paths.append(Path(out) / name)
-    return [*paths, sweep_figure(spec, table, out, scores)]
+    return [*paths, sweep_figure(spec, table, out, scores), spectra_figure(spec, results, out)]
 
 
 def committed_sweeps(folder: Path) -> list[SweepSpec]:

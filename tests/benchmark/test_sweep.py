@@ -55,7 +55,8 @@ def test_a_sweep_writes_a_record_per_method_value_and_seed_and_its_table(swept):
     assert "| finetune | 4 " in markdown and "final_r2" in markdown
     csv = (swept / "sweeps" / f"{NAME}.csv").read_text().splitlines()
     assert csv[0].startswith("method,value,seeds,final_r2,final_r2_sem") and len(csv) == 5
-    assert (swept / "sweeps" / f"{NAME}.png").read_bytes()[:4] == b"\x89PNG"
+    for figure in (f"{NAME}.png", f"{NAME}-spectra.png"):
+        assert (swept / "sweeps" / figure).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_resume_runs_only_the_missing_records(swept, tmp_path, capsys):
@@ -99,16 +100,17 @@ def test_a_family_member_the_family_lacks_is_refused(tmp_path, capsys):
 def test_the_leaderboard_rebuilds_committed_sweeps_and_checks_them(swept, tmp_path, capsys):
     import shutil
 
-    shutil.copytree(swept / "results", tmp_path / "results")
-    (tmp_path / "board" / "sweeps").mkdir(parents=True)
+    shutil.copytree(swept / "results", tmp_path / "results")  # a board of these runs, and their sweep:
+    shutil.copytree(swept / "results", tmp_path / "board" / "sweeps" / "results")
     shutil.copy(swept / "sweeps" / f"{NAME}.json", tmp_path / "board" / "sweeps")
     board = ["leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "board")]
     assert main(board) == 0
     sweeps = tmp_path / "board" / "sweeps"
     assert (sweeps / f"{NAME}.md").read_text() == (swept / "sweeps" / f"{NAME}.md").read_text()
-    assert (sweeps / f"{NAME}.png").exists()
+    assert (sweeps / f"{NAME}.png").exists() and (sweeps / f"{NAME}-spectra.png").exists()
     page = (tmp_path / "board" / "index.html").read_text()
-    assert f'src="sweeps/{NAME}.png"' in page and "n_hidden on smoke-v1" in page
+    assert f'src="sweeps/{NAME}.png"' in page and f'src="sweeps/{NAME}-spectra.png"' in page
+    assert "n_hidden on smoke-v1" in page
     assert main([*board, "--check"]) == 0
     (sweeps / f"{NAME}.csv").write_text("edited\n")
     assert main([*board, "--check"]) == 1
