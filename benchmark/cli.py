@@ -174,12 +174,12 @@ def command_sweep(args: argparse.Namespace) -> int:
                              f"(families: {', '.join(f'{name} ({s})' for name, (s, _) in STREAM_FAMILIES.items())})")
         if field != setting:
             raise UsageError(f"--grid {key}: the family {args.stream} has the setting {setting!r}")
-        numbers = swept_number(values) or []
-        missing = [value for value, number in zip(values, numbers or [math.nan]) if number not in members]
+        numbers = {value: (swept_number((value,)) or [math.nan])[0] for value in values}
+        missing = [value for value in values if numbers[value] not in members]
         if missing:
             raise UsageError(f"--grid {key}: {args.stream} has no member with {setting}={missing[0]} "
                              f"(it has {', '.join(f'{v:g}' for v in members)})")
-        sources = {value: stream_source(members[number], seeds) for value, number in zip(values, numbers)}
+        sources = {value: stream_source(members[numbers[value]], seeds) for value in values}
     else:
         source = stream_source(args.stream, seeds)
         sources = {value: source for value in values}

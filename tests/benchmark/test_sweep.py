@@ -91,10 +91,11 @@ def test_a_bad_grid_is_refused_in_one_line_and_nothing_is_written(change, words,
     assert not list(tmp_path.rglob("*.json"))
 
 
-def test_a_family_member_the_family_lacks_is_refused(tmp_path, capsys):
-    assert main(["sweep", "--stream", "memgap-v1", "--method", "finetune", "--grid", "stream.gap_tau=2,3",
+@pytest.mark.parametrize("gaps, lacking", [("2,3", "3"), ("2,three", "three")])
+def test_a_family_member_the_family_lacks_is_refused_by_its_value(gaps, lacking, tmp_path, capsys):
+    assert main(["sweep", "--stream", "memgap-v1", "--method", "finetune", "--grid", f"stream.gap_tau={gaps}",
                  "--out", str(tmp_path)]) == 2
-    assert "memgap-v1 has no member with gap_tau=3 (it has 2, 5, 10, 20, 40)" in capsys.readouterr().err
+    assert f"memgap-v1 has no member with gap_tau={lacking} (it has 2, 5, 10, 20, 40)" in capsys.readouterr().err
 
 
 def test_the_leaderboard_rebuilds_committed_sweeps_and_checks_them(swept, tmp_path, capsys):
